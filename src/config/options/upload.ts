@@ -1,0 +1,75 @@
+import { bool, bytes, duration, int, list, oneOf, str } from '../define.js';
+
+export const uploadOptions = {
+  outputDir: str({
+    flag: 'output-dir', env: 'SIDECAR_OUTPUT_DIR', group: 'upload',
+    help: 'Directory whose files are uploaded to the output prefix (relative path = key below the prefix).',
+  }),
+  preset: oneOf(['none', 'odm'] as const, {
+    flag: 'preset', env: 'SIDECAR_PRESET', group: 'upload', default: 'none',
+    help: "odm: watch only ODM's product folders, skip its temporaries, use benchmark.txt / log.json / UDP progress as signals.",
+  }),
+  outputInclude: list({
+    flag: 'output-include', env: 'SIDECAR_OUTPUT_INCLUDE', group: 'upload',
+    help: 'Only upload paths (relative to the output dir) matching one of these globs.',
+  }),
+  outputExclude: list({
+    flag: 'output-exclude', env: 'SIDECAR_OUTPUT_EXCLUDE', group: 'upload',
+    help: 'Never upload paths matching any of these globs (and never descend into matching folders).',
+  }),
+  stableWindow: duration({
+    flag: 'stable-window', env: 'SIDECAR_STABLE_WINDOW', group: 'upload', default: 10_000,
+    help: 'A file is uploaded once its size and mtime have not changed for this long.',
+  }),
+  uploadConcurrency: int({
+    flag: 'upload-concurrency', env: 'SIDECAR_UPLOAD_CONCURRENCY', group: 'upload', default: 16, min: 1, max: 1024,
+    help: 'Files uploaded at once.',
+  }),
+  partConcurrency: int({
+    flag: 'part-concurrency', env: 'SIDECAR_PART_CONCURRENCY', group: 'upload', default: 4, min: 1, max: 64,
+    help: 'Parts of one multipart upload in flight at once.',
+  }),
+  partSize: bytes({
+    flag: 'part-size', env: 'SIDECAR_PART_SIZE', group: 'upload', default: 16 * 1024 ** 2,
+    help: 'Smallest multipart part size (raised for large files to stay within --max-parts).',
+  }),
+  maxParts: int({
+    flag: 'max-parts', env: 'SIDECAR_MAX_PARTS', group: 'upload', default: 10_000, min: 1, max: 10_000,
+    help: 'Most parts per multipart upload the store accepts (10,000 on AWS, 1,000 on some providers).',
+  }),
+  multipartThreshold: bytes({
+    flag: 'multipart-threshold', env: 'SIDECAR_MULTIPART_THRESHOLD', group: 'upload', default: 16 * 1024 ** 2,
+    help: 'Files at least this large use a multipart upload; smaller ones one PutObject.',
+  }),
+  journalFile: str({
+    flag: 'journal-file', env: 'SIDECAR_JOURNAL_FILE', group: 'upload', defaultText: '<output-dir>/.s3-sidecar/journal.json',
+    help: 'State file recording what was uploaded, so a restarted sidecar re-uploads only what changed.',
+  }),
+  manifestKey: str({
+    flag: 'manifest-key', env: 'SIDECAR_MANIFEST_KEY', group: 'upload', default: '_manifest.json',
+    help: 'Key (below the output prefix) of the manifest written last.',
+  }),
+  uploadRetries: int({
+    flag: 'upload-retries', env: 'SIDECAR_UPLOAD_RETRIES', group: 'upload', default: 10, min: 0, max: 1000,
+    help: 'Retries of one file after a transient error (the whole run waits out an unreachable server).',
+  }),
+};
+
+export const runOptions = {
+  prefetch: bool({
+    flag: 'prefetch', env: 'SIDECAR_PREFETCH', group: 'run',
+    help: 'run: download the input prefix first (as the download mode does), then watch and upload.',
+  }),
+  doneFile: str({
+    flag: 'done-file', env: 'SIDECAR_DONE_FILE', group: 'run',
+    help: 'run: when this file appears the job has ended; do the final pass, write the manifest, exit.',
+  }),
+  gracePeriod: duration({
+    flag: 'grace-period', env: 'SIDECAR_GRACE_PERIOD', group: 'run', default: 25_000,
+    help: "After SIGTERM, finish within this long (keep it under the pod's terminationGracePeriodSeconds); what is left is aborted and reported.",
+  }),
+  progressUdp: str({
+    flag: 'progress-udp', env: 'SIDECAR_PROGRESS_UDP', group: 'run', defaultText: '127.0.0.1:6367 with --preset odm',
+    help: "Listen for ODM's UDP progress messages (PGUP/...) here; 'off' disables.",
+  }),
+};
