@@ -16,6 +16,10 @@ export interface S3ClientOptions {
   maxAttempts?: number;
   /** abort a request whose socket is idle this long */
   requestTimeoutMs?: number;
+  /** abort a request (including a response body being streamed) after this long without a byte */
+  socketTimeoutMs?: number;
+  /** WHEN_REQUIRED: the SDK validates response checksums only when the caller sets ChecksumMode (callers that verify bodies themselves avoid hashing twice) */
+  responseChecksumValidation?: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
 }
 
 export function createS3Client(config: Config, holder: CredentialHolder, opts: S3ClientOptions): S3Client {
@@ -26,11 +30,13 @@ export function createS3Client(config: Config, holder: CredentialHolder, opts: S
     forcePathStyle: config.forcePathStyle || config.endpointUrl !== undefined,
     credentials: sdkProvider(holder),
     maxAttempts: opts.maxAttempts ?? 3,
+    ...(opts.responseChecksumValidation ? { responseChecksumValidation: opts.responseChecksumValidation } : {}),
     requestHandler: new NodeHttpHandler({
       httpAgent: new HttpAgent(agentOpts),
       httpsAgent: new HttpsAgent(agentOpts),
       connectionTimeout: 10_000,
       requestTimeout: opts.requestTimeoutMs ?? 60_000,
+      ...(opts.socketTimeoutMs ? { socketTimeout: opts.socketTimeoutMs } : {}),
     }),
   });
   client.middlewareStack.add(
