@@ -1,0 +1,104 @@
+// Turn samples into the tables of docs/benchmarks.md: per tool the median wall time (all runs
+// listed), MB/s from it, median client CPU seconds per GiB, the largest peak RSS of any run, and
+// how many times faster s3-sidecar was; then each target of the case, met or missed.
+import { GiB, MiB } from './data.js';
+import type { Target, TransferCase } from './cases.js';
+import type { Sample } from './measure.js';
+import { TOOL_LABEL, type ToolId } from './tools.js';
+
+export interface ToolRuns {
+  tool: ToolId;
+  samples: Sample[];
+  /** why a run does not count (non-zero exit, wrong result); any failure disqualifies the tool */
+  failures: string[];
+}
+
+export interface CaseResult {
+  tc: TransferCase;
+  /** "600 × 4 MiB" */
+  shape: string;
+  files: number;
+  bytes: number;
+  load: string;
+  runs: ToolRuns[];
+}
+
+interface Summary {
+  tool: ToolId;
+  ok: boolean;
+  wallS: number;
+  walls: number[];
+  mibPerS: number;
+  cpuPerGiB: number;
+  rssMiB: number;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function summarize(r: ToolRuns, bytes: number): Summary {
+  const walls = r.samples.map((s) => s.wallS);
+  const wallS = walls.length ? median(walls) : NaN;
+  return {
+    tool: r.tool,
+    ok: r.failures.length === 0 && r.samples.length > 0,
+    wallS,
+    walls,
+    mibPerS: bytes / MiB / wallS,
+    cpuPerGiB: median(r.samples.map((s) => s.cpuS)) / (bytes / GiB),
+    rssMiB: Math.max(...r.samples.map((s) => s.maxRssMiB)),
+  };
+}
+
+const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '–');
+const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '–');
+
+function judge(t: Target, me: Summary | undefined, all: Summary[]): string {
+  const peers = all.filter((s) => s.tool !== 'sidecar' && s.ok);
+  if (!me?.ok) return `✗ ${describe(t)}: s3-sidecar did not complete`;
+  if (t.kind === 'rss-below') {
+    return `${me.rssMiB < t.mib ? '✓' : '✗'} peak RSS < ${t.mib} MiB: ${f1(me.rssMiB)} MiB`;
+  }
+  const peer = t.peer === 'fastest-peer'
+    ? peers.reduce<Summary | undefined>((best, s) => (!best || s.wallS < best.wallS ? s : best), undefined)
+    : peers.find((s) => s.tool === t.peer);
+  if (!peer) return `? ${describe(t)}: no successful peer run to compare with`;
+  if (t.kind === 'cpu-below') {
+    const ok = me.cpuPerGiB < peer.cpuPerGiB;
+    return `${ok ? '✓' : '✗'} fewer CPU s/GiB than ${TOOL_LABEL[peer.tool]}: ${f2(me.cpuPerGiB)} vs ${f2(peer.cpuPerGiB)}`;
+  }
+  const speedup = peer.wallS / me.wallS;
+  return `${speedup >= t.min ? '✓' : '✗'} ≥ ${t.min}× ${t.peer === 'fastest-peer' ? `the fastest peer (${TOOL_LABEL[peer.tool]})` : TOOL_LABEL[peer.tool]}: ${f2(speedup)}×`;
+}
+
+function describe(t: Target): string {
+  if (t.kind === 'rss-below') return `peak RSS < ${t.mib} MiB`;
+  if (t.kind === 'cpu-below') return `fewer CPU s/GiB than ${TOOL_LABEL[t.peer]}`;
+  return `≥ ${t.min}× ${t.peer}`;
+}
+
+export function caseTable(r: CaseResult): string {
+  const rows = r.runs.map((x) => summarize(x, r.bytes));
+  const me = rows.find((s) => s.tool === 'sidecar');
+  const lines = [
+    `### ${r.tc.title}, ${r.shape}`,
+    '',
+    `${r.files} files, ${f1(r.bytes / MiB)} MiB; load average before the case: ${r.load}`,
+    '',
+    '| tool | wall s (median) | runs | MiB/s | client CPU s/GiB | peak RSS MiB | s3-sidecar is faster by |',
+    '|---|---:|---|---:|---:|---:|---:|',
+  ];
+  for (const s of rows) {
+    const speed = me?.ok && s.tool !== 'sidecar' && s.ok ? `${f2(s.wallS / me.wallS)}×` : '';
+    const failed = r.runs.find((x) => x.tool === s.tool)!.failures;
+    const note = failed.length ? ` **FAILED: ${failed[0]}**` : '';
+    lines.push(`| ${TOOL_LABEL[s.tool]}${note} | ${f2(s.wallS)} | ${s.walls.map(f2).join(', ')} | ${f1(s.mibPerS)} | ${f2(s.cpuPerGiB)} | ${f1(s.rssMiB)} | ${speed} |`);
+  }
+  if (me) {
+    lines.push('', 'Targets:', ...r.tc.targets.map((t) => `- ${judge(t, me, rows)}`));
+  }
+  return lines.join('\n');
+}

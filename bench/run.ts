@@ -1,0 +1,151 @@
+// npm run bench -- [--case download|upload|<case id>]... [--quick] [--runs N] [--tools sidecar,rclone,...] [--keep-lab]
+//
+// Seeds the bench's own lab server, then times s3-sidecar and its peers on every selected case in
+// the same run against the same server, verifies every result, and prints markdown tables (also
+// written to <work-dir>/results.md). Tools are run in a rotated order each round so none always
+// goes first or last, each on a fresh destination, after a `sync` so no one pays for another's
+// writeback.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { ODM_LATENCY_CASE, selectCases, TRANSFER_CASES, type TransferCase } from './cases.js';
+import { describeDataset, writeTree } from './data.js';
+import { collectGarbage, startLab, stopLab, type BenchLab } from './lab.js';
+import { checkGnuTime, measure } from './measure.js';
+import { runOdmLatency } from './odm-latency.js';
+import { startLatencyProxy, type LatencyProxy } from './proxy.js';
+import { caseTable, type CaseResult, type ToolRuns } from './report.js';
+import { benchClient, emptyPrefix, ensureBucket, seedPrefix } from './s3.js';
+import { ALL_TOOLS, downloadInvocation, extraUploadKeys, TOOL_LABEL, uploadInvocation, type Endpoint, type ToolId } from './tools.js';
+import { verifyPrefix, verifyTree } from './verify.js';
+
+const BUCKET = 'bench';
+const PROXY_PORT = 7690;
+const RTT_MS = 20;
+const RUN_TIMEOUT_MS = 10 * 60_000;
+
+const { values: opts } = parseArgs({
+  options: {
+    case: { type: 'string', multiple: true, default: [] },
+    quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    tools: { type: 'string' },
+    'keep-lab': { type: 'boolean', default: false },
+    'work-dir': { type: 'string', default: '/tmp/s3-sidecar-bench' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (opts.help) {
+  process.stdout.write(`usage: npm run bench -- [--case ID|download|upload]... [--quick] [--runs N] [--tools ${ALL_TOOLS.join(',')}] [--keep-lab] [--work-dir DIR]\n`);
+  process.exit(0);
+}
+
+const cases = selectCases(opts.case.flatMap((c) => c.split(',')));
+const runs = Number(opts.runs ?? (opts.quick ? 1 : 2));
+const tools = (opts.tools?.split(',') ?? ALL_TOOLS) as ToolId[];
+const bad = tools.filter((t) => !ALL_TOOLS.includes(t));
+if (bad.length || !(runs >= 1)) throw new Error(`bad --tools ${bad.join(',')} or --runs ${opts.runs}`);
+const work = opts['work-dir'];
+
+const say = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
+const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+const rotate = <T>(xs: T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % xs.length]!);
+
+async function freshDir(p: string): Promise<string> {
+  await rm(p, { recursive: true, force: true });
+  await mkdir(p, { recursive: true });
+  return p;
+}
+
+async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): Promise<CaseResult> {
+  const s3 = benchClient(lab);
+  const ds = tc.data(opts.quick);
+  const local = join(work, 'data', tc.id);
+  const seedPrefixKey = `${tc.id}/seed/`;
+  const t0 = Date.now();
+  if (tc.direction === 'download') await seedPrefix(s3, BUCKET, seedPrefixKey, ds);
+  else await writeTree(await freshDir(local), ds);
+  say(`${tc.id}: ${ds.files.length} files prepared in ${((Date.now() - t0) / 1000).toFixed(1)} s; load ${load()}`);
+
+  const result: CaseResult = { tc, shape: describeDataset(ds), files: ds.files.length, bytes: ds.totalBytes, load: load(), runs: [] };
+  const byTool = new Map<ToolId, ToolRuns>(tools.map((t) => [t, { tool: t, samples: [], failures: [] }]));
+  result.runs = [...byTool.values()];
+  for (let round = 0; round < runs; round++) {
+    for (const tool of rotate(tools, round)) {
+      const tag = `${tc.id}-${tool}-${round + 1}`;
+      const scratch = await freshDir(join(work, 'scratch', tag));
+      const prefix = tc.direction === 'download' ? seedPrefixKey : `${tc.id}/${tool}-${round + 1}/`;
+      const dir = tc.direction === 'download' ? await freshDir(join(work, 'dst', tag)) : local;
+      const t = { bucket: BUCKET, prefix, dir, scratch };
+      const inv = tc.direction === 'download' ? downloadInvocation(tool, ep, t) : uploadInvocation(tool, ep, t);
+      execFileSync('sync');
+      const logFile = join(work, 'logs', `${tag}.log`);
+      const sample = await measure(inv, logFile, RUN_TIMEOUT_MS);
+      const problems = sample.exitCode !== 0
+        ? [`exit code ${sample.exitCode} (log: ${logFile})`]
+        : tc.direction === 'download'
+          ? await verifyTree(dir, ds)
+          : await verifyPrefix(s3, BUCKET, prefix, ds, extraUploadKeys(tool));
+      const runs = byTool.get(tool)!;
+      runs.samples.push(sample);
+      runs.failures.push(...problems);
+      say(`${tag}: ${sample.wallS.toFixed(2)} s wall, ${sample.cpuS.toFixed(2)} s CPU, ${sample.maxRssMiB.toFixed(0)} MiB RSS, ` +
+        (problems.length ? `NOT VERIFIED: ${problems.join('; ')}` : 'verified'));
+      if (tc.direction === 'download') await rm(dir, { recursive: true, force: true });
+      else { await emptyPrefix(s3, BUCKET, prefix); collectGarbage(lab); }
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+  if (tc.direction === 'download') { await emptyPrefix(s3, BUCKET, seedPrefixKey); collectGarbage(lab); }
+  else await rm(local, { recursive: true, force: true });
+  s3.destroy();
+  return result;
+}
+
+async function main(): Promise<void> {
+  checkGnuTime();
+  if (tools.includes('sidecar') && !existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)))) {
+    throw new Error('dist/cli.js is missing: npm run build first (npm run bench does)');
+  }
+  await freshDir(work);
+  await mkdir(join(work, 'logs'));
+  const home = await freshDir(join(work, 'home'));
+  say(`cases: ${cases.join(', ')}; tools: ${tools.map((t) => TOOL_LABEL[t]).join(' | ')}; ${runs} run(s) each${opts.quick ? ' (quick sizes)' : ''}`);
+  say(`starting the bench's own lab server; load ${load()}`);
+  const lab = startLab();
+  let proxy: LatencyProxy | undefined;
+  const tables: string[] = [];
+  try {
+    const s3 = benchClient(lab);
+    await ensureBucket(s3, BUCKET);
+    s3.destroy();
+    for (const tc of TRANSFER_CASES.filter((c) => cases.includes(c.id))) {
+      if (tc.viaProxy && !proxy) proxy = await startLatencyProxy(PROXY_PORT, Number(new URL(lab.endpoint).port), RTT_MS);
+      const ep: Endpoint = { lab, url: tc.viaProxy ? proxy!.url : lab.endpoint, home };
+      const table = caseTable(await runTransferCase(tc, lab, ep));
+      process.stdout.write(`\n${table}\n\n`);
+      tables.push(table);
+    }
+    if (cases.includes(ODM_LATENCY_CASE)) {
+      const table = await runOdmLatency(lab, { work, home, runs: Math.max(runs, 3), quick: opts.quick, bucket: BUCKET });
+      process.stdout.write(`\n${table}\n\n`);
+      tables.push(table);
+    }
+  } finally {
+    proxy?.stop();
+    if (!opts['keep-lab']) stopLab();
+  }
+  const header = `Measured ${new Date().toISOString()} on ${process.platform} ${process.arch}, node ${process.version}, ` +
+    `load at the end ${load()}; wall = median of ${runs} run(s), CPU = median user+sys, RSS = largest of the runs.`;
+  await writeFile(join(work, 'results.md'), `${header}\n\n${tables.join('\n\n')}\n`);
+  say(`done; tables in ${join(work, 'results.md')}`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+});
