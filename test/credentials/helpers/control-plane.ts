@@ -1,0 +1,94 @@
+// A test control plane. It stands in for ScaleODM's API: a small HTTP server that, on every
+// authorised GET, calls the REAL STS on the lab (AssumeRole) and hands the credentials out.
+// It can report a shorter Expiration than STS gave (STS's minimum is 900 s) so refreshes can be
+// watched within a minute, and it can go down (connection refused) to simulate an outage.
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import type { Lab } from '../../helpers/lab.js';
+
+export interface StubOptions {
+  /** Expiration reported to the sidecar, seconds from now (default: what STS says) */
+  lifetimeSec?: number;
+  /** answer in container-credentials JSON (default) or STS JSON */
+  shape?: 'container' | 'sts';
+  /** inline session policy passed to AssumeRole */
+  policy?: string;
+  dir: string;
+}
+
+export interface StubControlPlane {
+  url: string;
+  tokenFile: string;
+  /** the bearer token (a secret: must never appear in the sidecar's logs) */
+  token: string;
+  /** authorised GETs answered */
+  calls: number;
+  /** every secret handed out so far (secret keys and session tokens) */
+  issuedSecrets: string[];
+  lifetimeSec: number | undefined;
+  /** answer this status instead of credentials (e.g. 500, 401) */
+  failWith: number | undefined;
+  down(): Promise<void>;
+  up(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startControlPlane(t: TestContext, lab: Lab, opts: StubOptions): Promise<StubControlPlane> {
+  const sts = new STSClient({ region: lab.region, endpoint: lab.endpoint, credentials: { accessKeyId: lab.accessKey, secretAccessKey: lab.secretKey } });
+  const token = randomBytes(24).toString('hex');
+  const tokenFile = join(opts.dir, 'control-plane-token');
+  writeFileSync(tokenFile, `${token}\n`); // projected tokens may end in a newline; the sidecar trims
+  let server: Server | undefined;
+  let port = 0;
+
+  const stub: StubControlPlane = {
+    url: '',
+    tokenFile,
+    token,
+    calls: 0,
+    issuedSecrets: [],
+    lifetimeSec: opts.lifetimeSec,
+    failWith: undefined,
+    down: async () => {
+      const s = server;
+      server = undefined;
+      if (s) await new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); });
+    },
+    up: async () => {
+      if (server) return;
+      server = createServer((req, res) => {
+        void handle(req.headers.authorization).then(({ status, body }) => {
+          res.writeHead(status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(body));
+        });
+      });
+      await new Promise<void>((r) => server!.listen(port, '127.0.0.1', () => r()));
+      port = (server.address() as AddressInfo).port;
+      stub.url = `http://127.0.0.1:${port}/v1/jobs/job-1/credentials`;
+    },
+    close: async () => { await stub.down(); sts.destroy(); },
+  };
+
+  async function handle(auth: string | undefined): Promise<{ status: number; body: object }> {
+    if (auth !== `Bearer ${token}`) return { status: 401, body: { message: 'bad token' } };
+    if (stub.failWith) return { status: stub.failWith, body: { message: `configured to fail with ${stub.failWith}` } };
+    const r = await sts.send(new AssumeRoleCommand({ RoleArn: lab.roleArn, RoleSessionName: 'control-plane-stub', DurationSeconds: 900, Policy: opts.policy }));
+    const c = r.Credentials!;
+    stub.calls++;
+    stub.issuedSecrets.push(c.SecretAccessKey!, c.SessionToken!);
+    const exp = stub.lifetimeSec ? new Date(Date.now() + stub.lifetimeSec * 1000) : c.Expiration!;
+    if (opts.shape === 'sts') {
+      return { status: 200, body: { Credentials: { AccessKeyId: c.AccessKeyId, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, Expiration: exp.toISOString() }, AssumedRoleUser: r.AssumedRoleUser } };
+    }
+    return { status: 200, body: { AccessKeyId: c.AccessKeyId, SecretAccessKey: c.SecretAccessKey, Token: c.SessionToken, Expiration: exp.toISOString() } };
+  }
+
+  await stub.up();
+  t.after(() => stub.close());
+  return stub;
+}
