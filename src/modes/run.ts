@@ -1,6 +1,74 @@
-// Placeholder until the run mode lands.
-import type { Config } from '../config.js';
+// `s3-sidecar run`: the long-running sidecar. Credentials (refresh loop + hand-offs) for the
+// whole job, an optional prefetch first, then products streamed to S3 as they settle; at the
+// job's end (ODM log.json, the done file, or SIGTERM) a final reconcile pass and the manifest.
+// Exit 0 only if everything landed; 4 when the grace period ran out with uploads pending.
+import { optionName, required, type Config } from '../config.js';
+import { startCredentialsEngine } from '../credentials/engine.js';
+import { EXIT } from '../exit-codes.js';
+import { startHealthServer } from '../health/server.js';
+import { log } from '../log.js';
+import { OutputSession } from '../transfer/output-session.js';
+import { parseS3Uri } from '../transfer/s3-uri.js';
+import { Shutdown, waitForDoneFile, type JobEnd } from '../watch/job-end.js';
+import { startLiveUpload } from '../watch/live.js';
+import { listenProgress, parseUdpAddr } from '../watch/progress-udp.js';
+import { downloadMode } from './download.js';
 
-export async function runMode(_config: Config): Promise<number> {
-  throw new Error('the run mode is not implemented yet');
+const ODM_PROGRESS_ADDR = '127.0.0.1:6367';
+
+export async function runMode(config: Config): Promise<number> {
+  required(config, 'outputDir');
+  parseS3Uri(required(config, 'outputPrefix'), optionName('outputPrefix'));
+  const udpAddr = progressAddr(config);
+  const shutdown = new Shutdown(config.gracePeriod);
+  try {
+    if (config.prefetch) {
+      log.info('prefetching the input before watching the output (--prefetch)');
+      const code = await downloadMode(config);
+      if (code !== EXIT.OK) return code;
+      if (shutdown.deadline !== undefined) return EXIT.OK; // stopped during the prefetch: nothing to upload yet
+    }
+    return await watchAndUpload(config, shutdown, udpAddr);
+  } finally {
+    shutdown.dispose();
+  }
+}
+
+async function watchAndUpload(config: Config, shutdown: Shutdown, udpAddr: { host: string; port: number } | undefined): Promise<number> {
+  const engine = await startCredentialsEngine(config, { handoffs: true, loop: true });
+  const health = await startHealthServer(config, { credentials: engine.holder });
+  const stopDone = new AbortController();
+  try {
+    const session = await OutputSession.open(config, engine.holder);
+    const progress = udpAddr ? await listenProgress(udpAddr) : undefined;
+    const live = await startLiveUpload(session, { stableWindowMs: config.stableWindow, notBefore: new Date(session.journal.header.startedAt) });
+    health.setCheck('watcher', () => ({ ok: live.running, reason: 'the file watcher has stopped (final pass)' }));
+
+    const ends: Promise<JobEnd>[] = [shutdown.ended, live.jobEnded.then((ok): JobEnd => ({ endedBy: 'log.json', jobSuccess: ok }))];
+    if (config.doneFile) ends.push(waitForDoneFile(config.doneFile, stopDone.signal));
+    const end = await Promise.race(ends);
+    stopDone.abort();
+
+    await live.stop();
+    progress?.close();
+    log.info({ endedBy: end.endedBy, jobSuccess: end.jobSuccess }, 'job ended: final reconcile pass');
+    const code = await session.finish({
+      ...end,
+      deadline: () => shutdown.deadline,
+      reserveMs: Math.min(3000, config.gracePeriod / 4),
+    });
+    session.close();
+    return code;
+  } finally {
+    stopDone.abort();
+    await health.stop();
+    await engine.stop();
+  }
+}
+
+/** Where to listen for ODM's UDP progress: explicit address, 'off', or ODM's port with the preset. */
+function progressAddr(config: Config): { host: string; port: number } | undefined {
+  const raw = config.progressUdp ?? (config.preset === 'odm' ? ODM_PROGRESS_ADDR : undefined);
+  if (!raw || raw.trim().toLowerCase() === 'off') return undefined;
+  return parseUdpAddr(raw, config.progressUdp ? optionName('progressUdp') : '--preset');
 }

@@ -22,8 +22,12 @@ export const uploadOptions = {
     help: 'A file is uploaded once its size and mtime have not changed for this long.',
   }),
   uploadConcurrency: int({
-    flag: 'upload-concurrency', env: 'SIDECAR_UPLOAD_CONCURRENCY', group: 'upload', default: 16, min: 1, max: 1024,
-    help: 'Files uploaded at once.',
+    flag: 'upload-concurrency', env: 'SIDECAR_UPLOAD_CONCURRENCY', group: 'upload', default: 32, min: 1, max: 1024,
+    help: 'Files uploaded at once (small files are latency-bound: many in flight hide the round trips).',
+  }),
+  uploadMemory: bytes({
+    flag: 'upload-memory', env: 'SIDECAR_UPLOAD_MEMORY', group: 'upload', default: 128 * 1024 ** 2,
+    help: 'Most file data held in memory by uploads in flight: a small file whole, a multipart file part-size × (part-concurrency + 1). Uploads wait for room.',
   }),
   partConcurrency: int({
     flag: 'part-concurrency', env: 'SIDECAR_PART_CONCURRENCY', group: 'upload', default: 4, min: 1, max: 64,
@@ -49,6 +53,22 @@ export const uploadOptions = {
     flag: 'manifest-key', env: 'SIDECAR_MANIFEST_KEY', group: 'upload', default: '_manifest.json',
     help: 'Key (below the output prefix) of the manifest written last.',
   }),
+  verifyUploads: oneOf(['multipart', 'all'] as const, {
+    flag: 'verify-uploads', env: 'SIDECAR_VERIFY_UPLOADS', group: 'upload', default: 'multipart',
+    help: "HeadObject after each multipart upload (size, part count, checksum) or after every upload ('all'); a PutObject's own answer already carries the server's ETag.",
+  }),
+  signPayload: bool({
+    flag: 'sign-payload', env: 'SIDECAR_SIGN_PAYLOAD', group: 'upload',
+    help: 'Also sign every request body with SHA-256 (SigV4). Off: bodies carry a CRC32 checksum and go as UNSIGNED-PAYLOAD, one hash per byte; turn on for stores that ignore CRC32 (Ceph RGW 16, for one) when TLS is not used.',
+  }),
+  deleteRemoved: bool({
+    flag: 'delete-removed', env: 'SIDECAR_DELETE_REMOVED', group: 'upload', default: true,
+    help: 'At the final pass, delete objects this sidecar uploaded whose files are gone (renamed intermediates), so the prefix mirrors the output dir. Never touches keys it did not upload. Needs s3:DeleteObject.',
+  }),
+  gracePeriod: duration({
+    flag: 'grace-period', env: 'SIDECAR_GRACE_PERIOD', group: 'upload', default: 25_000,
+    help: "After SIGTERM, finish within this long (keep it under the pod's terminationGracePeriodSeconds); what is left is aborted and reported.",
+  }),
   uploadRetries: int({
     flag: 'upload-retries', env: 'SIDECAR_UPLOAD_RETRIES', group: 'upload', default: 10, min: 0, max: 1000,
     help: 'Retries of one file after a transient error (the whole run waits out an unreachable server).',
@@ -63,10 +83,6 @@ export const runOptions = {
   doneFile: str({
     flag: 'done-file', env: 'SIDECAR_DONE_FILE', group: 'run',
     help: 'run: when this file appears the job has ended; do the final pass, write the manifest, exit.',
-  }),
-  gracePeriod: duration({
-    flag: 'grace-period', env: 'SIDECAR_GRACE_PERIOD', group: 'run', default: 25_000,
-    help: "After SIGTERM, finish within this long (keep it under the pod's terminationGracePeriodSeconds); what is left is aborted and reported.",
   }),
   progressUdp: str({
     flag: 'progress-udp', env: 'SIDECAR_PROGRESS_UDP', group: 'run', defaultText: '127.0.0.1:6367 with --preset odm',
