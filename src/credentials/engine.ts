@@ -1,7 +1,10 @@
-// PLACEHOLDER (to be replaced by the credentials engine): static keys from the environment.
-// The contract below is what the modes use; keep it when the real engine lands.
+// The credentials engine: one source (select.ts), one refresher (the CredentialHolder), and the
+// hand-offs (files + endpoint). Modes start it first and stop it last.
 import type { Config } from '../config.js';
-import { CredentialError, type CredentialHolder, type Credentials } from './types.js';
+import { startHandoffs, type Handoffs } from './handoffs.js';
+import { Refresher } from './refresher.js';
+import { selectSource } from './select.js';
+import type { CredentialHolder } from './types.js';
 
 export interface CredentialsEngine {
   holder: CredentialHolder;
@@ -12,16 +15,37 @@ export interface CredentialsEngine {
 export interface EngineOptions {
   /** write/serve the configured hand-offs (credentials file, process JSON, env file, endpoint) */
   handoffs: boolean;
-  /** keep refreshing in the background (false: fetch once, as download/upload one-shots do... but they still refresh on expiry) */
+  /** keep refreshing in the background (false: refresh only when a caller finds the credentials due, as one-shot modes do) */
   loop: boolean;
 }
 
 /** Fetch the first credentials (throws CredentialError when none can be had) and start refreshing. */
-export async function startCredentialsEngine(_config: Config, _opts: EngineOptions): Promise<CredentialsEngine> {
-  const id = process.env.AWS_ACCESS_KEY_ID;
-  const secret = process.env.AWS_SECRET_ACCESS_KEY;
-  if (!id || !secret) throw new CredentialError('AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY not set (placeholder engine)', 'missing', false);
-  const c: Credentials = { accessKeyId: id, secretAccessKey: secret, sessionToken: process.env.AWS_SESSION_TOKEN || undefined, source: 'static' };
-  const holder: CredentialHolder = { current: () => c, provider: async () => c, refreshNow: async () => c };
-  return { holder, stop: async () => {} };
+export async function startCredentialsEngine(config: Config, opts: EngineOptions): Promise<CredentialsEngine> {
+  const { name, source } = selectSource(config);
+  let handoffs: Handoffs | undefined;
+  const refresher = new Refresher({
+    source,
+    sourceName: name,
+    minRemainingMs: config.refreshMinRemaining,
+    maxBackoffMs: config.refreshMaxBackoff,
+    loop: opts.loop,
+    onUpdate: (c) => handoffs?.write(c) ?? Promise.resolve(),
+  });
+  try {
+    // Endpoint first: a port or token-file problem fails before STS is called, and clients that
+    // start early get 503 (retry) rather than connection refused.
+    if (opts.handoffs) handoffs = await startHandoffs(config, refresher);
+    await refresher.start();
+  } catch (err) {
+    refresher.stop();
+    await handoffs?.close();
+    throw err;
+  }
+  return {
+    holder: refresher,
+    async stop() {
+      refresher.stop();
+      await handoffs?.close();
+    },
+  };
 }

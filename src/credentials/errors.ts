@@ -62,7 +62,7 @@ export function toCredentialError(err: unknown, what: string): CredentialError {
     reason = code ?? 'unknown';
     retryable = true; // no answer from the server at all: most likely transient
   }
-  const detail = [code ?? (status === 401 || status === 403 ? 'AccessDenied' : undefined), status !== undefined ? `HTTP ${status}` : undefined, netCode]
+  const detail = netCode ?? [code ?? (status === 401 || status === 403 ? 'AccessDenied' : undefined), status !== undefined ? `HTTP ${status}` : undefined]
     .filter(Boolean).join(', ');
   const msg = usefulMessage(e.message);
   return new CredentialError(`${what} failed${detail ? ` (${detail})` : ''}${msg ? `: ${msg}` : ''}`, reason, retryable, { cause: err });

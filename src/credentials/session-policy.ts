@@ -20,8 +20,9 @@ export const MAX_POLICY_CHARS = 2048;
 
 const READ = ['s3:GetObject'];
 // Multipart uploads need the part-level actions too; AbortMultipartUpload lets a sidecar clean
-// up after itself on SIGTERM. No DeleteObject: outputs are only ever added or overwritten.
-const WRITE = ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'];
+// up after itself on SIGTERM; DeleteObject lets the final pass remove renamed intermediates it
+// uploaded itself (--delete-removed). All of it only below the output prefix.
+const WRITE = ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 's3:DeleteObject'];
 const LIST = ['s3:ListBucket'];
 const LIST_UPLOADS = ['s3:ListBucketMultipartUploads'];
 

@@ -1,6 +1,28 @@
-// Placeholder until the credentials mode lands.
+// `s3-sidecar credentials`: keep fresh credentials flowing to the main container through the
+// configured hand-offs until SIGTERM/SIGINT; with --once, fetch, write every hand-off and exit.
 import type { Config } from '../config.js';
+import { startCredentialsEngine } from '../credentials/engine.js';
+import { EXIT } from '../exit-codes.js';
+import { startHealthServer } from '../health/server.js';
+import { log } from '../log.js';
 
-export async function credentialsMode(_config: Config): Promise<number> {
-  throw new Error('the credentials mode is not implemented yet');
+export async function credentialsMode(config: Config): Promise<number> {
+  const engine = await startCredentialsEngine(config, { handoffs: true, loop: !config.once });
+  if (config.once) {
+    await engine.stop();
+    log.info('hand-offs written (--once); exiting');
+    return EXIT.OK;
+  }
+  const health = await startHealthServer(config, { credentials: engine.holder }).catch(async (err: unknown) => {
+    await engine.stop(); // its timers would otherwise keep the process alive
+    throw err;
+  });
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  log.info({ signal }, 'stopping; the hand-off files stay in place until their credentials expire');
+  await health.stop();
+  await engine.stop();
+  return EXIT.OK;
 }

@@ -15,20 +15,20 @@ import { fromWebIdentity } from '../../src/credentials/sources/web-identity.js';
 import type { Credentials } from '../../src/credentials/types.js';
 import { adminS3, requireLab, tempBucket, type Lab } from '../helpers/lab.js';
 
-test('policy: read + list on the input, write + multipart on the output, nothing else', () => {
+test('policy: read + list on the input, write + multipart (+ delete) on the output, nothing else', () => {
   const p = JSON.parse(buildSessionPolicy({ inputPrefixes: ['s3://in/job-1/images/'], outputPrefix: 's3://out/job-1', readOnly: false })!);
   const byId = Object.fromEntries(p.Statement.map((s: { Sid: string }) => [s.Sid, s]));
   assert.deepEqual(byId.Read.Action, ['s3:GetObject']);
   assert.deepEqual(byId.Read.Resource, ['arn:aws:s3:::in/job-1/images/*', 'arn:aws:s3:::out/job-1/*']);
-  assert.deepEqual(byId.Write.Action, ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts']);
+  assert.deepEqual(byId.Write.Action, ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 's3:DeleteObject']);
   assert.equal(byId.Write.Resource, 'arn:aws:s3:::out/job-1/*');
   assert.deepEqual(byId.List0.Condition, { StringLike: { 's3:prefix': ['job-1/images/', 'job-1/images/*'] } });
-  assert.ok(!JSON.stringify(p).includes('Delete'));
+  assert.equal(p.Statement.filter((s: { Action: string[] }) => s.Action.includes('s3:DeleteObject')).length, 1, 'delete only in the output statement');
 });
 
 test('policy: --read-only drops every write; KMS adds only what is needed; empty prefix = whole bucket', () => {
   const ro = buildSessionPolicy({ inputPrefixes: ['s3://in/'], outputPrefix: 's3://out/x/', readOnly: true, kmsKeyArn: 'arn:aws:kms:eu-west-1:1:key/k' })!;
-  assert.doesNotMatch(ro, /PutObject|Multipart|GenerateDataKey/);
+  assert.doesNotMatch(ro, /PutObject|Multipart|Delete|GenerateDataKey/);
   assert.match(ro, /kms:Decrypt/);
   const list = JSON.parse(ro).Statement.find((s: { Sid: string }) => s.Sid === 'List0');
   assert.equal(list.Condition, undefined, 'the whole input bucket is listable');
@@ -85,14 +85,17 @@ test('real STS + S3: AssumeRole credentials work inside the prefixes and are den
   await s3.send(new CompleteMultipartUploadCommand({ Bucket: outB, Key: 'job/big.laz', UploadId: mpu.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
   assert.equal((await s3.send(new HeadObjectCommand({ Bucket: outB, Key: 'job/big.laz' }))).ContentLength, 9);
 
-  // denied: other prefixes, listing the bucket root, writing the input, deleting outputs
+  // denied: other prefixes, listing the bucket root, writing or deleting the input
   await denied(s3.send(new ListObjectsV2Command({ Bucket: inB })), 'listing the input bucket root');
   await denied(s3.send(new ListObjectsV2Command({ Bucket: inB, Prefix: 'other-job/' })), 'listing another job');
   await denied(s3.send(new GetObjectCommand({ Bucket: inB, Key: 'other-job/b.jpg' })), 'reading another job');
   await denied(s3.send(new PutObjectCommand({ Bucket: inB, Key: 'job/images/new.jpg', Body: 'x' })), 'writing the input prefix');
   await denied(s3.send(new PutObjectCommand({ Bucket: outB, Key: 'elsewhere/d.tif', Body: 'x' })), 'writing outside the output prefix');
   await denied(s3.send(new GetObjectCommand({ Bucket: outB, Key: 'elsewhere/c.tif' })), 'reading outside the output prefix');
-  await denied(s3.send(new DeleteObjectCommand({ Bucket: outB, Key: 'job/odm_orthophoto.tif' })), 'deleting an output');
+  await denied(s3.send(new DeleteObjectCommand({ Bucket: inB, Key: 'job/images/a.jpg' })), 'deleting an input');
+  await denied(s3.send(new DeleteObjectCommand({ Bucket: outB, Key: 'elsewhere/c.tif' })), 'deleting outside the output prefix');
+  // allowed: the final pass removes a renamed intermediate it uploaded below the output prefix
+  await s3.send(new DeleteObjectCommand({ Bucket: outB, Key: 'job/odm_orthophoto.tif' }));
 });
 
 test('real STS + S3: read-only web-identity credentials can read the input but cannot PutObject', async (t) => {
@@ -109,5 +112,6 @@ test('real STS + S3: read-only web-identity credentials can read the input but c
   assert.equal((await s3.send(new ListObjectsV2Command({ Bucket: inB, Prefix: 'job/' }))).KeyCount, 1);
   await denied(s3.send(new PutObjectCommand({ Bucket: outB, Key: 'job/result.tif', Body: 'x' })), 'read-only PutObject to the output prefix');
   await denied(s3.send(new CreateMultipartUploadCommand({ Bucket: outB, Key: 'job/big.laz' })), 'read-only multipart upload');
+  await denied(s3.send(new DeleteObjectCommand({ Bucket: inB, Key: 'job/images/a.jpg' })), 'read-only delete');
   await denied(s3.send(new GetObjectCommand({ Bucket: inB, Key: 'other-job/b.jpg' })), 'reading outside the input prefix');
 });

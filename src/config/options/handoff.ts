@@ -17,8 +17,9 @@ export const handoffOptions = {
     flag: 'process-file', env: 'SIDECAR_PROCESS_FILE', group: 'handoff',
     help: 'Write credential_process JSON (Version 1, with Expiration) here so SDKs refresh on their own.',
   }),
-  envFile: str({
-    flag: 'env-file', env: 'SIDECAR_ENV_FILE', group: 'handoff',
+  // Not "--env-file": Node 20 reads that flag anywhere on its command line and loads the file.
+  awsEnvFile: str({
+    flag: 'aws-env-file', env: 'SIDECAR_AWS_ENV_FILE', group: 'handoff',
     help: 'Write a shell file of `export AWS_...=` lines here (for scripts that source it).',
   }),
   fileMode: mode({

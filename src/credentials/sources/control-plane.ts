@@ -5,6 +5,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isLoopbackHost } from '../../health/listen-address.js';
 import { log } from '../../log.js';
 import { toCredentialError } from '../errors.js';
 import { CredentialError, type CredentialSource, type Credentials } from '../types.js';
@@ -24,7 +25,7 @@ const MAX_BODY = 64 * 1024;
 
 export function fromControlPlane(opts: ControlPlaneOptions): CredentialSource {
   const url = new URL(opts.url);
-  if (url.protocol === 'http:' && opts.tokenFile && !isLoopback(url.hostname)) {
+  if (url.protocol === 'http:' && opts.tokenFile && !isLoopbackHost(url.hostname.replace(/^\[|\]$/g, ''))) {
     log.warn({ host: url.hostname }, 'control plane URL is plain http: the bearer token and the credentials cross the network unencrypted');
   }
   return async (signal) => {
@@ -121,9 +122,4 @@ function errorText(body: string): string {
     // not JSON: say nothing rather than log an arbitrary body
   }
   return '';
-}
-
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }

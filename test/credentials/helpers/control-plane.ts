@@ -33,6 +33,8 @@ export interface StubControlPlane {
   lifetimeSec: number | undefined;
   /** answer this status instead of credentials (e.g. 500, 401) */
   failWith: number | undefined;
+  /** hand out this many credentials with a wrong secret (S3 rejects them with 403) */
+  corruptNext: number;
   down(): Promise<void>;
   up(): Promise<void>;
   close(): Promise<void>;
@@ -54,6 +56,7 @@ export async function startControlPlane(t: TestContext, lab: Lab, opts: StubOpti
     issuedSecrets: [],
     lifetimeSec: opts.lifetimeSec,
     failWith: undefined,
+    corruptNext: 0,
     down: async () => {
       const s = server;
       server = undefined;
@@ -79,6 +82,10 @@ export async function startControlPlane(t: TestContext, lab: Lab, opts: StubOpti
     if (stub.failWith) return { status: stub.failWith, body: { message: `configured to fail with ${stub.failWith}` } };
     const r = await sts.send(new AssumeRoleCommand({ RoleArn: lab.roleArn, RoleSessionName: 'control-plane-stub', DurationSeconds: 900, Policy: opts.policy }));
     const c = r.Credentials!;
+    if (stub.corruptNext > 0) {
+      stub.corruptNext--;
+      c.SecretAccessKey = `${c.SecretAccessKey!.slice(0, -4)}XXXX`;
+    }
     stub.calls++;
     stub.issuedSecrets.push(c.SecretAccessKey!, c.SessionToken!);
     const exp = stub.lifetimeSec ? new Date(Date.now() + stub.lifetimeSec * 1000) : c.Expiration!;

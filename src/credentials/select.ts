@@ -1,0 +1,113 @@
+// Pick the credential source from the configuration (`auto`: the most specific one configured)
+// and build it, with the prefix-scoped session policy for the two STS sources.
+import type { Tag } from '@aws-sdk/client-sts';
+import { optionName, required, type Config } from '../config.js';
+import { ConfigError } from '../config/define.js';
+import { log } from '../log.js';
+import { buildSessionPolicy } from './session-policy.js';
+import { fromAssumeRole } from './sources/assume-role.js';
+import { chainProvider, fromChain } from './sources/chain.js';
+import { fromControlPlane } from './sources/control-plane.js';
+import { fromWebIdentity } from './sources/web-identity.js';
+import { createStsClient, sanitizeSessionName } from './sts.js';
+import type { CredentialSource } from './types.js';
+
+export type SourceName = 'control-plane' | 'web-identity' | 'assume-role' | 'chain' | 'static';
+
+export interface SelectedSource {
+  name: SourceName;
+  /** why auto picked it (or "--credentials-source") */
+  why: string;
+  source: CredentialSource;
+}
+
+export function pickSourceName(config: Config): { name: SourceName; why: string } {
+  if (config.credentialsSource !== 'auto') return { name: config.credentialsSource, why: `${optionName('credentialsSource')} is ${config.credentialsSource}` };
+  if (config.controlPlaneUrl) return { name: 'control-plane', why: `${optionName('controlPlaneUrl')} is set` };
+  if (config.roleArn && config.webIdentityTokenFile) return { name: 'web-identity', why: 'a role ARN and a web identity token file are set' };
+  if (config.assumeRoleArn) return { name: 'assume-role', why: `${optionName('assumeRoleArn')} is set` };
+  return { name: 'chain', why: 'no control plane, web identity or role to assume is configured' };
+}
+
+export function selectSource(config: Config): SelectedSource {
+  const { name, why } = pickSourceName(config);
+  log.info({ source: name, why }, `credentials source: ${name}`);
+  return { name, why, source: buildSource(name, config) };
+}
+
+function buildSource(name: SourceName, config: Config): CredentialSource {
+  switch (name) {
+    case 'control-plane':
+      return fromControlPlane({ url: checkedUrl(required(config, 'controlPlaneUrl')), tokenFile: config.controlPlaneTokenFile, caFile: config.controlPlaneCaFile, retries: config.stsRetries });
+    case 'web-identity':
+      return fromWebIdentity({
+        sts: createStsClient(config),
+        roleArn: required(config, 'roleArn', 'is required for the web-identity source'),
+        tokenFile: required(config, 'webIdentityTokenFile', 'is required for the web-identity source'),
+        sessionName: sanitizeSessionName(config.roleSessionName),
+        durationSeconds: durationSeconds(config),
+        policy: policyFor(name, config),
+      });
+    case 'assume-role':
+      return fromAssumeRole({
+        sts: createStsClient(config, chainProvider()),
+        roleArn: required(config, 'assumeRoleArn', 'is required for the assume-role source'),
+        sessionName: sanitizeSessionName(config.roleSessionName),
+        durationSeconds: durationSeconds(config),
+        policy: policyFor(name, config),
+        externalId: config.externalId,
+        tags: sessionTags(config.sessionTags),
+        sourceIdentity: sourceIdentity(config.sourceIdentity),
+      });
+    case 'chain':
+    case 'static':
+      if (config.inputPrefix.length || config.outputPrefix) log.info('the chain source passes no session policy: the credentials carry whatever the chain grants');
+      return fromChain(name);
+  }
+}
+
+function policyFor(name: SourceName, config: Config): string | undefined {
+  if (!config.sessionPolicy) {
+    log.warn({ source: name }, 'session policy disabled (--no-session-policy): the credentials carry all of the role\'s permissions');
+    return undefined;
+  }
+  const policy = buildSessionPolicy({ inputPrefixes: config.inputPrefix, outputPrefix: config.outputPrefix, readOnly: config.readOnly, kmsKeyArn: config.kmsKeyArn });
+  if (policy) log.info({ policyChars: policy.length, readOnly: config.readOnly, input: config.inputPrefix, output: config.outputPrefix }, 'session policy scoped to the input/output prefixes');
+  else log.warn({ source: name }, 'no input/output prefix set: no session policy, the credentials carry all of the role\'s permissions');
+  return policy;
+}
+
+const MIN_SESSION_S = 900;
+const MAX_SESSION_S = 43_200;
+function durationSeconds(config: Config): number {
+  const s = Math.round(config.sessionDuration / 1000);
+  if (s < MIN_SESSION_S || s > MAX_SESSION_S) throw new ConfigError(optionName('sessionDuration'), `must be between 15m and 12h for STS (got ${s}s)`);
+  return s;
+}
+
+function sessionTags(items: string[]): Tag[] {
+  return items.map((item) => {
+    const i = item.indexOf('=');
+    const key = i > 0 ? item.slice(0, i).trim() : '';
+    if (!key) throw new ConfigError(optionName('sessionTags'), `each tag must be key=value (got "${item}")`);
+    return { Key: key, Value: item.slice(i + 1).trim() };
+  });
+}
+
+function sourceIdentity(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[\w+=,.@-]{2,64}$/.test(raw) || raw.toLowerCase().startsWith('aws:')) {
+    throw new ConfigError(optionName('sourceIdentity'), `must be 2-64 characters of letters, digits and +=,.@_- (got "${raw}")`);
+  }
+  return raw;
+}
+
+function checkedUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+    return raw;
+  } catch {
+    throw new ConfigError(optionName('controlPlaneUrl'), `must be an http:// or https:// URL (got "${raw}")`);
+  }
+}
