@@ -11,7 +11,6 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { ODM_LATENCY_CASE, selectCases, TRANSFER_CASES, type TransferCase } from './cases.js';
 import { describeDataset, writeTree } from './data.js';
 import { collectGarbage, startLab, stopLab, type BenchLab } from './lab.js';
@@ -20,7 +19,7 @@ import { runOdmLatency } from './odm-latency.js';
 import { startLatencyProxy, type LatencyProxy } from './proxy.js';
 import { caseTable, type CaseResult, type ToolRuns } from './report.js';
 import { benchClient, emptyPrefix, ensureBucket, seedPrefix } from './s3.js';
-import { ALL_TOOLS, downloadInvocation, extraUploadKeys, TOOL_LABEL, uploadInvocation, type Endpoint, type ToolId } from './tools.js';
+import { ALL_TOOLS, downloadInvocation, extraUploadKeys, SIDECAR_CLI, TOOL_LABEL, uploadInvocation, type Endpoint, type ToolId } from './tools.js';
 import { verifyPrefix, verifyTree } from './verify.js';
 
 const BUCKET = 'bench';
@@ -108,7 +107,7 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
 
 async function main(): Promise<void> {
   checkGnuTime();
-  if (tools.includes('sidecar') && !existsSync(fileURLToPath(new URL('../dist/cli.js', import.meta.url)))) {
+  if (tools.includes('sidecar') && !existsSync(SIDECAR_CLI)) {
     throw new Error('dist/cli.js is missing: npm run build first (npm run bench does)');
   }
   await freshDir(work);
@@ -130,7 +129,7 @@ async function main(): Promise<void> {
       process.stdout.write(`\n${table}\n\n`);
       tables.push(table);
     }
-    if (cases.includes(ODM_LATENCY_CASE)) {
+    if (cases.includes(ODM_LATENCY_CASE) && tools.includes('sidecar')) {
       const table = await runOdmLatency(lab, { work, home, runs: Math.max(runs, 3), quick: opts.quick, bucket: BUCKET });
       process.stdout.write(`\n${table}\n\n`);
       tables.push(table);

@@ -18,7 +18,7 @@ export const TOOL_LABEL: Record<ToolId, string> = {
 
 export const ALL_TOOLS: ToolId[] = ['sidecar', 'rclone', 'rclone32', 'awscli'];
 
-const SIDECAR_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+export const SIDECAR_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
 export interface Endpoint {
   lab: BenchLab;
@@ -37,7 +37,7 @@ export interface Transfer {
   scratch: string;
 }
 
-function baseEnv(ep: Endpoint): NodeJS.ProcessEnv {
+export function baseEnv(ep: Endpoint): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     HOME: ep.home,
