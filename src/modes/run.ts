@@ -36,7 +36,8 @@ export async function runMode(config: Config): Promise<number> {
 
 async function watchAndUpload(config: Config, shutdown: Shutdown, udpAddr: { host: string; port: number } | undefined): Promise<number> {
   const engine = await startCredentialsEngine(config, { handoffs: true, loop: true });
-  const health = await startHealthServer(config, { credentials: engine.holder });
+  // not ready until the watcher runs (the check is replaced below once it does)
+  const health = await startHealthServer(config, { credentials: engine.holder, checks: { watcher: () => ({ ok: false, reason: 'the file watcher is starting' }) } });
   const stopDone = new AbortController();
   try {
     const session = await OutputSession.open(config, engine.holder);
