@@ -14,12 +14,19 @@ export interface FilterSpec {
 
 type Matcher = (path: string) => boolean;
 
-// dot: ODM and users have dotfiles; basename: `*.tmp` means any *.tmp, as in .gitignore/rclone.
-const GLOB = { dot: true, basename: true } as const;
 const never: Matcher = () => false;
 
+/**
+ * Globs as in .gitignore / rclone: one with a slash matches the whole relative path, one without
+ * matches the last segment anywhere (`*.tmp`). (picomatch's own `basename` option applies to every
+ * pattern, slashes or not, so the split is done here.) dot: ODM and users have dotfiles.
+ */
 function matcher(globs: readonly string[]): Matcher {
-  return globs.length ? picomatch([...globs], GLOB) : never;
+  const full = globs.filter((g) => g.includes('/'));
+  const base = globs.filter((g) => !g.includes('/'));
+  const mFull = full.length ? picomatch(full, { dot: true }) : never;
+  const mBase = base.length ? picomatch(base, { dot: true }) : never;
+  return (path) => mFull(path) || mBase(path.slice(path.lastIndexOf('/') + 1));
 }
 
 export class OutputFilter {
@@ -34,7 +41,7 @@ export class OutputFilter {
   constructor(readonly spec: FilterSpec) {
     this.odm = spec.preset === 'odm';
     const include = this.odm ? [...ODM_ROOT_FILES, ...ODM_PRODUCT_DIRS.map((d) => `${d}/**`), ...spec.include] : spec.include;
-    this.include = include.length ? picomatch(include, GLOB) : undefined;
+    this.include = include.length ? matcher(include) : undefined;
     this.exclude = matcher([...(this.odm ? ODM_TEMPORARIES : []), ...spec.exclude, '.s3-sidecar/**']);
     this.own = new Set(spec.ownFiles);
     this.productDir = picomatch([...ODM_PRODUCT_DIRS], { dot: true });
