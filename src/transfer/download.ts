@@ -1,0 +1,255 @@
+// One object to one file. The body streams into `<name>.part` (never buffered whole), is checked
+// (length always, MD5 when the ETag is one, the store's checksum when it has one), stamped with
+// the object's LastModified and only then renamed into place: a reader never sees a partial file,
+// and a re-run recognises a finished one by size + mtime without reading it.
+// Objects of at least --range-threshold are fetched as parallel byte ranges into a preallocated
+// part file; finished ranges are journaled next to it (`<name>.part.ranges`) so a killed run
+// resumes with Range requests for only the missing ranges.
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { appendFile, lstat, open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { log } from '../log.js';
+import { CREATE_NOFOLLOW, UnsafePathError, WRITE_NOFOLLOW } from './keys.js';
+import { VerifyError, withRetries, type RetryContext } from './retry.js';
+import { FileSink, type FileSinkOptions } from './file-sink.js';
+import { md5File, plainMd5 } from './verify.js';
+
+export interface ObjectMeta {
+  bucket: string;
+  key: string;
+  size: number;
+  etag?: string | undefined;
+  lastModified?: Date | undefined;
+  checksumAlgorithm?: string | undefined;
+}
+
+export interface FetchContext {
+  client: S3Client;
+  retry: RetryContext;
+  rangeThreshold: number;
+  rangeSize: number;
+  rangeConcurrency: number;
+  /** caps how many large objects fetch ranges at once, so sockets stay within the agent's limit */
+  bigObjects: LimitFunction;
+  /** bytes received (negative: a failed attempt's bytes thrown away) */
+  onBytes(n: number): void;
+}
+
+export interface FetchResult {
+  /** bytes received over the network for this object (the successful attempt) */
+  bytes: number;
+  /** bytes a resumed part already had on disk */
+  resumedBytes: number;
+  verified: 'md5' | 'checksum' | 'size';
+}
+
+/** True when `target` is a regular file with the object's size and LastModified (to the second). */
+export async function isUpToDate(target: string, meta: Pick<ObjectMeta, 'size' | 'lastModified'>): Promise<boolean> {
+  try {
+    const st = await lstat(target);
+    return st.isFile() && st.size === meta.size && meta.lastModified !== undefined &&
+      Math.floor(st.mtimeMs / 1000) === Math.floor(meta.lastModified.getTime() / 1000);
+  } catch {
+    return false;
+  }
+}
+
+export function partPath(target: string): string {
+  return `${target}.part`;
+}
+
+export async function fetchObject(ctx: FetchContext, meta: ObjectMeta, target: string): Promise<FetchResult> {
+  if (meta.size === 0) {
+    await writeEmpty(partPath(target), target, meta.lastModified);
+    return { bytes: 0, resumedBytes: 0, verified: 'size' };
+  }
+  if (meta.size >= ctx.rangeThreshold) return ctx.bigObjects(() => fetchRanged(ctx, meta, target));
+  try {
+    return await withRetries(ctx.retry, meta.key, () => fetchWhole(ctx, meta, target));
+  } catch (err) {
+    // a whole-object part cannot be resumed: do not leave it behind
+    await rm(partPath(target), { force: true }).catch(() => {});
+    throw err;
+  }
+}
+
+async function writeEmpty(part: string, target: string, lastModified: Date | undefined): Promise<void> {
+  await (await open(part, CREATE_NOFOLLOW, 0o644)).close();
+  await finish(part, target, lastModified);
+}
+
+/** Stamp the verified part with the object's time and move it into place (atomic on one filesystem). */
+async function finish(part: string, target: string, lastModified: Date | undefined): Promise<void> {
+  if (lastModified) await utimes(part, lastModified, lastModified);
+  await rename(part, target);
+}
+
+async function fetchWhole(ctx: FetchContext, meta: ObjectMeta, target: string): Promise<FetchResult> {
+  const part = partPath(target);
+  // ask the store for its checksum only when there is one and no MD5 to check instead
+  const useChecksum = meta.checksumAlgorithm !== undefined && plainMd5(meta.etag) === undefined;
+  const res = await ctx.client.send(new GetObjectCommand({
+    Bucket: meta.bucket, Key: meta.key, ...(useChecksum ? { ChecksumMode: 'ENABLED' as const } : {}),
+  }), { abortSignal: ctx.retry.signal });
+  ctx.retry.watch.answered();
+  const expected = res.ContentLength ?? meta.size;
+  const md5 = plainMd5(res.ETag);
+  let received = 0;
+  const onBytes = (n: number) => { received += n; ctx.onBytes(n); };
+  try {
+    const sink = await streamToFile(res.Body as Readable, part, CREATE_NOFOLLOW, { hash: md5 ? createHash('md5') : undefined, onBytes });
+    if (sink.bytes !== expected) throw new VerifyError(`short body: got ${sink.bytes} of ${expected} bytes`);
+    if (md5) {
+      const got = sink.digest();
+      if (got !== md5) throw new VerifyError(`MD5 mismatch: body hashes to ${got}, ETag says ${md5}`);
+    }
+  } catch (err) {
+    ctx.onBytes(-received);
+    throw err;
+  }
+  await finish(part, target, meta.lastModified ?? res.LastModified);
+  const hadChecksum = useChecksum && Boolean(res.ChecksumCRC32 ?? res.ChecksumCRC32C ?? res.ChecksumSHA1 ?? res.ChecksumSHA256 ?? res.ChecksumCRC64NVME);
+  return { bytes: received, resumedBytes: 0, verified: md5 ? 'md5' : hadChecksum ? 'checksum' : 'size' };
+}
+
+interface RangeJournal {
+  etag: string | undefined;
+  size: number;
+  rangeSize: number;
+}
+
+async function fetchRanged(ctx: FetchContext, listed: ObjectMeta, target: string): Promise<FetchResult> {
+  const part = partPath(target);
+  const journal = `${part}.ranges`;
+  let meta = listed;
+  return withRetries(ctx.retry, meta.key, async (attempt) => {
+    // a retry may be because the object changed under us (412 on If-Match): look again
+    if (attempt > 0) meta = await headObject(ctx, meta);
+    const want: RangeJournal = { etag: meta.etag, size: meta.size, rangeSize: ctx.rangeSize };
+    const done = await loadJournal(journal, part, want);
+    if (done.size === 0) {
+      const fh = await open(part, CREATE_NOFOLLOW, 0o644);
+      try { await fh.truncate(meta.size); } finally { await fh.close(); }
+      await writeFile(journal, `${JSON.stringify(want)}\n`, { mode: 0o644 });
+    }
+    const count = Math.ceil(meta.size / ctx.rangeSize);
+    const rangeLen = (i: number) => Math.min(meta.size, (i + 1) * ctx.rangeSize) - i * ctx.rangeSize;
+    let resumedBytes = 0;
+    for (const i of done) resumedBytes += rangeLen(i);
+    if (done.size > 0) log.info({ key: meta.key, rangesDone: done.size, ranges: count, resumedBytes }, `resuming ${meta.key}: ${done.size} of ${count} ranges already on disk`);
+
+    const limit = pLimit(ctx.rangeConcurrency);
+    let received = 0;
+    const jobs: Promise<void>[] = [];
+    for (let i = 0; i < count; i++) {
+      if (done.has(i)) continue;
+      jobs.push(limit(() => withRetries(ctx.retry, `${meta.key} (range ${i + 1}/${count})`, async () => {
+        received += await fetchRange(ctx, meta, part, i * ctx.rangeSize, rangeLen(i));
+        await appendFile(journal, `${i}\n`);
+      })));
+    }
+    try {
+      await Promise.all(jobs);
+    } catch (err) {
+      limit.clearQueue();
+      await Promise.allSettled(jobs);
+      throw err;
+    }
+
+    const st = await stat(part);
+    if (st.size !== meta.size) throw await restart(journal, part, new VerifyError(`part file is ${st.size} bytes, object is ${meta.size}`));
+    const md5 = plainMd5(meta.etag);
+    if (md5) {
+      const got = await md5File(part);
+      if (got !== md5) {
+        ctx.onBytes(-received);
+        throw await restart(journal, part, new VerifyError(`MD5 mismatch: file hashes to ${got}, ETag says ${md5}`));
+      }
+    }
+    // journal first: a crash between the two re-fetches this object instead of leaving a stray journal
+    await rm(journal, { force: true });
+    await finish(part, target, meta.lastModified);
+    return { bytes: received, resumedBytes, verified: md5 ? 'md5' : 'size' };
+  });
+}
+
+/** One byte range into its place in the part file; returns the bytes written. */
+async function fetchRange(ctx: FetchContext, meta: ObjectMeta, part: string, start: number, length: number): Promise<number> {
+  const end = start + length - 1;
+  const res = await ctx.client.send(new GetObjectCommand({
+    Bucket: meta.bucket, Key: meta.key, Range: `bytes=${start}-${end}`, ...(meta.etag ? { IfMatch: meta.etag } : {}),
+  }), { abortSignal: ctx.retry.signal });
+  ctx.retry.watch.answered();
+  // a server that ignores Range answers 200 with the whole body: never write that at an offset
+  if (!res.ContentRange?.startsWith(`bytes ${start}-${end}/`)) {
+    (res.Body as Readable | undefined)?.destroy();
+    throw new VerifyError(`asked for bytes ${start}-${end}, got Content-Range "${res.ContentRange ?? 'none'}"`);
+  }
+  let received = 0;
+  const onBytes = (n: number) => { received += n; ctx.onBytes(n); };
+  try {
+    await streamToFile(res.Body as Readable, part, WRITE_NOFOLLOW, { start, onBytes });
+    if (received !== length) throw new VerifyError(`short range: got ${received} of ${length} bytes at offset ${start}`);
+  } catch (err) {
+    ctx.onBytes(-received);
+    throw err;
+  }
+  return received;
+}
+
+/**
+ * Pipe a body into a file opened with numeric flags (O_NOFOLLOW: a symlink planted at the part
+ * name is refused, never written through). The handle closes with the sink.
+ */
+export async function streamToFile(body: Readable, path: string, flags: number, opts: FileSinkOptions = {}): Promise<FileSink> {
+  let fh;
+  try {
+    fh = await open(path, flags, 0o644);
+  } catch (err) {
+    body.destroy();
+    throw err;
+  }
+  const sink = new FileSink(fh, opts);
+  await pipeline(body, sink);
+  return sink;
+}
+
+/** Ranges already complete in an existing part file for the same object version, else none. */
+async function loadJournal(journal: string, part: string, want: RangeJournal): Promise<Set<number>> {
+  const done = new Set<number>();
+  let text: string;
+  try {
+    text = await readFile(journal, 'utf8');
+    const st = await lstat(part);
+    if (st.isSymbolicLink()) throw new UnsafePathError(part, 'the part file is a symlink');
+    if (!st.isFile() || st.size !== want.size) return done;
+  } catch (err) {
+    if (err instanceof UnsafePathError) throw err;
+    return done;
+  }
+  const [header, ...lines] = text.split('\n');
+  try {
+    const h = JSON.parse(header ?? '') as RangeJournal;
+    if (h.etag !== want.etag || h.size !== want.size || h.rangeSize !== want.rangeSize) return done;
+  } catch {
+    return done;
+  }
+  // only newline-terminated lines count: the text after the last "\n" may be cut short by a crash
+  for (const l of lines.slice(0, -1)) if (/^\d+$/.test(l)) done.add(Number(l));
+  return done;
+}
+
+async function restart(journal: string, part: string, err: Error): Promise<Error> {
+  await rm(journal, { force: true });
+  await rm(part, { force: true });
+  return err;
+}
+
+async function headObject(ctx: FetchContext, meta: ObjectMeta): Promise<ObjectMeta> {
+  const h = await ctx.client.send(new HeadObjectCommand({ Bucket: meta.bucket, Key: meta.key }), { abortSignal: ctx.retry.signal });
+  ctx.retry.watch.answered();
+  return { ...meta, size: h.ContentLength ?? meta.size, etag: h.ETag, lastModified: h.LastModified };
+}
