@@ -301,5 +301,6 @@ test("the permission policy allows everything the sidecar's session policy asks 
   // and the check itself bites: outside the role's prefix nothing is granted
   assert.equal(allows(permission, 's3:GetObject', 'arn:aws:s3:::drone-imagery/other/*', undefined), false);
   assert.equal(allows(permission, 's3:ListBucket', 'arn:aws:s3:::drone-imagery', ['other/']), false);
-  assert.equal(allows(permission, 's3:DeleteObject', 'arn:aws:s3:::drone-imagery/projects/x/*', undefined), false);
+  assert.equal(allows(permission, 's3:DeleteObject', 'arn:aws:s3:::drone-imagery/projects/x/images/a.jpg', undefined), false, 'inputs cannot be deleted or overwritten');
+  assert.equal(allows(permission, 's3:PutObject', 'arn:aws:s3:::drone-imagery/projects/x/output/a.tif', undefined), true);
 });
