@@ -1,6 +1,7 @@
 // The credentials engine: one source (select.ts), one refresher (the CredentialHolder), and the
 // hand-offs (files + endpoint). Modes start it first and stop it last.
 import type { Config } from '../config.js';
+import { registerSecret } from '../log.js';
 import { startHandoffs, type Handoffs } from './handoffs.js';
 import { Refresher } from './refresher.js';
 import { selectSource } from './select.js';
@@ -21,6 +22,9 @@ export interface EngineOptions {
 
 /** Fetch the first credentials (throws CredentialError when none can be had) and start refreshing. */
 export async function startCredentialsEngine(config: Config, opts: EngineOptions): Promise<CredentialsEngine> {
+  // Base credentials the SDK chain may read from the environment must never reach a log line either.
+  registerSecret(process.env.AWS_SECRET_ACCESS_KEY);
+  registerSecret(process.env.AWS_SESSION_TOKEN);
   const { name, source } = selectSource(config);
   let handoffs: Handoffs | undefined;
   const refresher = new Refresher({

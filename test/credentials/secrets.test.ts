@@ -1,0 +1,109 @@
+// No secret in any log line or error message of the in-process flows: every source (success and
+// failure), the refresher through an outage, every hand-off and every endpoint answer. Logs are
+// captured through SIDECAR_LOG_FD at debug level; error messages (and their causes) are collected.
+// (The CLI flows are scanned the same way at the end of cli.test.ts.)
+import assert from 'node:assert/strict';
+import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { requireLab } from '../helpers/lab.js';
+import { startControlPlane } from './helpers/control-plane.js';
+
+const dir = mkdtempSync(join(tmpdir(), 's3-sidecar-secrets-'));
+const logFile = join(dir, 'log.jsonl');
+// before src/log.ts is first imported (below, dynamically): it reads these once
+process.env.SIDECAR_LOG_FD = String(openSync(logFile, 'a'));
+process.env.SIDECAR_LOG_LEVEL = 'debug';
+
+const errors: string[] = [];
+function collect(err: unknown): void {
+  for (let e = err as { message?: string; cause?: unknown; stack?: string } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
+    errors.push(String(e.message), String(e.stack), JSON.stringify(e, Object.getOwnPropertyNames(e)));
+  }
+}
+async function expectFailure(p: Promise<unknown>): Promise<void> {
+  await assert.rejects(p.catch((e: unknown) => { collect(e); throw e; }));
+}
+
+test('every in-process flow, then a scan of every log line and error message', { timeout: 300_000 }, async (t) => {
+  const lab = requireLab(t);
+  const { loadConfig } = await import('../../src/config.js');
+  const { startCredentialsEngine } = await import('../../src/credentials/engine.js');
+  const { fromWebIdentity } = await import('../../src/credentials/sources/web-identity.js');
+  const { createStsClient } = await import('../../src/credentials/sts.js');
+  const secrets = new Set<string>([lab.secretKey]);
+  const webToken = readFileSync(lab.webIdentityTokenFile!, 'utf8').trim();
+  secrets.add(webToken);
+
+  // control plane: success with every hand-off and endpoint requests (good, missing, wrong token)
+  const cp = await startControlPlane(t, lab, { dir, lifetimeSec: 30 });
+  secrets.add(cp.token);
+  const handoffArgs = ['--credentials-file', join(dir, 'credentials'), '--config-file', join(dir, 'config'), '--process-file', join(dir, 'process.json'),
+    '--aws-env-file', join(dir, 'env'), '--endpoint', '127.0.0.1:0', '--endpoint-token-file', join(dir, 'endpoint-token'), '--refresh-max-backoff', '1s'];
+  const env = { AWS_ENDPOINT_URL: lab.endpoint, AWS_REGION: lab.region, SIDECAR_CONTROL_PLANE_URL: cp.url, SIDECAR_CONTROL_PLANE_TOKEN_FILE: cp.tokenFile };
+  const engine = await startCredentialsEngine(loadConfig('credentials', handoffArgs, env), { handoffs: true, loop: true });
+  const endpointToken = readFileSync(join(dir, 'endpoint-token'), 'utf8');
+  secrets.add(endpointToken);
+  const url = /"url":"([^"]+)"/.exec(readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('endpoint listening')).pop()!)![1]!;
+  for (const authorization of [endpointToken, 'wrong-token-value', undefined]) {
+    await fetch(url, { headers: authorization ? { authorization } : {} });
+  }
+  await engine.holder.refreshNow('test');
+  // outage: the forced refresh fails, and the failure is logged
+  await cp.down();
+  await expectFailure(engine.holder.refreshNow('test-outage'));
+  await cp.up();
+  // wrong bearer token: fatal at start
+  writeFileSync(cp.tokenFile, 'wrong-bearer-token-value');
+  secrets.add('wrong-bearer-token-value');
+  await expectFailure(startCredentialsEngine(loadConfig('credentials', [], env), { handoffs: false, loop: false }));
+  writeFileSync(cp.tokenFile, cp.token);
+  await engine.stop();
+
+  // assume-role: success, and a denied role
+  const roleEnv = { AWS_ENDPOINT_URL: lab.endpoint, AWS_REGION: lab.region, SIDECAR_ASSUME_ROLE_ARN: lab.roleArn, S3_INPUT_PREFIX: 's3://in/job/' };
+  process.env.AWS_ACCESS_KEY_ID = lab.accessKey;
+  process.env.AWS_SECRET_ACCESS_KEY = lab.secretKey;
+  process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'none');
+  process.env.AWS_CONFIG_FILE = join(dir, 'none');
+  process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  const role = await startCredentialsEngine(loadConfig('credentials', [], roleEnv), { handoffs: false, loop: false });
+  const rc = await role.holder.provider();
+  secrets.add(rc.secretAccessKey).add(rc.sessionToken!);
+  await role.stop();
+  await expectFailure(startCredentialsEngine(loadConfig('credentials', [], { ...roleEnv, SIDECAR_ASSUME_ROLE_ARN: 'arn:aws:iam:::role/none' }), { handoffs: false, loop: false }));
+
+  // web identity: success, and a forged token
+  const webEnv = { AWS_ENDPOINT_URL: lab.endpoint, AWS_REGION: lab.region, AWS_ROLE_ARN: lab.webRoleArn!, AWS_WEB_IDENTITY_TOKEN_FILE: lab.webIdentityTokenFile! };
+  const web = await startCredentialsEngine(loadConfig('credentials', [], webEnv), { handoffs: false, loop: false });
+  const wc = await web.holder.provider();
+  secrets.add(wc.secretAccessKey).add(wc.sessionToken!);
+  await web.stop();
+  const forged = join(dir, 'forged-token');
+  const forgedToken = `${webToken.split('.').slice(0, 2).join('.')}.Zm9yZ2VkLXNpZ25hdHVyZQ`;
+  writeFileSync(forged, forgedToken);
+  secrets.add(forgedToken);
+  const sts = createStsClient(loadConfig('credentials', [], webEnv));
+  await expectFailure(fromWebIdentity({ sts, roleArn: lab.webRoleArn!, tokenFile: forged, sessionName: 'forged', durationSeconds: 900 })());
+  sts.destroy();
+
+  // chain: static keys from the environment
+  const chain = await startCredentialsEngine(loadConfig('credentials', ['--credentials-source', 'chain'], { AWS_REGION: lab.region }), { handoffs: false, loop: false });
+  await chain.stop();
+  delete process.env.AWS_ACCESS_KEY_ID;
+  delete process.env.AWS_SECRET_ACCESS_KEY;
+  for (const s of cp.issuedSecrets) secrets.add(s);
+  for (const m of readFileSync(join(dir, 'credentials'), 'utf8').matchAll(/= (.+)$/gm)) if (m[1]!.length > 20) secrets.add(m[1]!);
+
+  const lines = readFileSync(logFile, 'utf8').split('\n').filter(Boolean);
+  const redacted = lines.filter((l) => l.includes('[REDACTED]'));
+  t.diagnostic(`${lines.length} log lines and ${errors.length} error texts scanned for ${secrets.size} secrets; ${redacted.length} lines needed the scrubber`);
+  assert.deepEqual(redacted, [], 'no code path even tried to log a secret (the scrubber is a second guard, not the first)');
+  assert.ok(lines.length >= 15, 'the flows logged');
+  assert.ok(lines.some((l) => l.includes('credential refresh failed')), 'the outage was logged');
+  assert.ok(lines.some((l) => l.includes('credentials endpoint refused')), 'the refused endpoint requests were logged');
+  assert.ok(errors.length >= 4);
+  const text = [...lines, ...errors].join('\n');
+  for (const s of secrets) assert.ok(!text.includes(s), `a secret (…${s.slice(-4)}) appeared in a log line or error message`);
+});
