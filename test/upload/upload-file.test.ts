@@ -1,0 +1,146 @@
+// One file to one key against the real server: single PutObject and lib-storage multipart, the
+// pinned lib-storage's fixes (fs streams larger than partSize: aws-sdk-js-v3#7382; no stranded
+// parts after a failed upload: #8299), a real server-side part failure, and a cancel mid-upload.
+import assert from 'node:assert/strict';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { crc32 } from 'node:zlib';
+import { CreateMultipartUploadCommand, HeadObjectCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { loadConfig } from '../../src/config.js';
+import type { CredentialHolder, Credentials } from '../../src/credentials/types.js';
+import { createS3Client } from '../../src/transfer/s3-client.js';
+import { abortStrandedUploads } from '../../src/transfer/stranded.js';
+import { sendBodiesUnsigned } from '../../src/transfer/unsigned-payload.js';
+import { FileChangedError, uploadFile, type UploadSettings } from '../../src/transfer/upload.js';
+import { adminS3, requireLab, tempBucket, type Lab } from '../helpers/lab.js';
+import { getBytes, incompleteUploads, sha256 } from './helpers/s3-check.js';
+
+const MiB = 1024 * 1024;
+const SETTINGS: UploadSettings = { partSize: 5 * MiB, maxParts: 10_000, multipartThreshold: 5 * MiB + 1, partConcurrency: 2, verify: 'multipart' };
+
+function staticHolder(lab: Lab): CredentialHolder {
+  const c: Credentials = { accessKeyId: lab.accessKey, secretAccessKey: lab.secretKey, source: 'test' };
+  return { current: () => c, provider: async () => c, refreshNow: async () => c };
+}
+
+function sidecarClient(t: TestContext, lab: Lab): S3Client {
+  const config = loadConfig('upload', ['--endpoint-url', lab.endpoint, '--region', lab.region], {});
+  const client = createS3Client(config, staticHolder(lab), { maxSockets: 8 });
+  sendBodiesUnsigned(client);
+  t.after(() => client.destroy());
+  return client;
+}
+
+function file(t: TestContext, bytes: number): { path: string; data: Buffer } {
+  const dir = mkdtempSync(join(tmpdir(), 'upload-file-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const data = randomBytes(bytes);
+  const path = join(dir, 'f.bin');
+  writeFileSync(path, data);
+  return { path, data };
+}
+
+const crcB64 = (b: Buffer) => { const o = Buffer.alloc(4); o.writeUInt32BE(crc32(b)); return o.toString('base64'); };
+
+test('small file: one PutObject with our CRC32; large file: multipart, verified by HeadObject, bytes identical', async (t) => {
+  const lab = requireLab(t);
+  const admin = adminS3(lab);
+  t.after(() => admin.destroy());
+  const bucket = await tempBucket(t, lab, 'upfile');
+  const client = sidecarClient(t, lab);
+
+  const small = file(t, 300 * 1024);
+  const s = await uploadFile(client, { bucket, key: 'small.bin', path: small.path, size: small.data.length }, SETTINGS);
+  assert.equal(s.parts, 0);
+  assert.equal(s.crc32, crcB64(small.data));
+  assert.equal(sha256(await getBytes(admin, bucket, 'small.bin')), sha256(small.data));
+
+  const big = file(t, 23 * MiB + 123);
+  const b = await uploadFile(client, { bucket, key: 'dir/big.tif', path: big.path, size: big.data.length }, SETTINGS);
+  assert.equal(b.parts, 5);
+  assert.match(b.etag, /-5"$/, 'the ETag from HeadObject, not the empty one RGW returns from Complete');
+  assert.equal(b.crc32, crcB64(big.data));
+  assert.equal(sha256(await getBytes(admin, bucket, 'dir/big.tif')), sha256(big.data));
+  const head = await admin.send(new HeadObjectCommand({ Bucket: bucket, Key: 'dir/big.tif' }));
+  assert.equal(head.ContentType, 'image/tiff');
+  assert.deepEqual(await incompleteUploads(admin, bucket), []);
+});
+
+test('lib-storage #7382: an fs.createReadStream body larger than partSize uploads whole', async (t) => {
+  const lab = requireLab(t);
+  const admin = adminS3(lab);
+  t.after(() => admin.destroy());
+  const bucket = await tempBucket(t, lab, 'ls7382');
+  const f = file(t, 17 * MiB + 7);
+  // the raw stream, no ContentLength: lib-storage must size it from the file (statSync of .path)
+  await new Upload({ client: admin, params: { Bucket: bucket, Key: 'raw.bin', Body: createReadStream(f.path) }, partSize: 5 * MiB, queueSize: 2 }).done();
+  assert.equal(sha256(await getBytes(admin, bucket, 'raw.bin')), sha256(f.data));
+});
+
+test('lib-storage #8299: a file that shrinks mid-upload (part-count check fails) leaves no incomplete multipart upload', async (t) => {
+  const lab = requireLab(t);
+  const admin = adminS3(lab);
+  t.after(() => admin.destroy());
+  const bucket = await tempBucket(t, lab, 'ls8299');
+  const client = sidecarClient(t, lab);
+  const f = file(t, 12 * MiB);
+  // we stat'ed 23 MiB; by the time it is read only 12 MiB are left (ODM truncated and rewrote it)
+  await assert.rejects(uploadFile(client, { bucket, key: 'shrunk.tif', path: f.path, size: 23 * MiB }, SETTINGS), FileChangedError);
+  assert.deepEqual(await incompleteUploads(admin, bucket), []);
+});
+
+test('a part the server rejects fails the upload, and the multipart upload is aborted', async (t) => {
+  const lab = requireLab(t);
+  const admin = adminS3(lab);
+  t.after(() => admin.destroy());
+  const bucket = await tempBucket(t, lab, 'badpart');
+  const client = sidecarClient(t, lab);
+  // Not a mock: part 3 goes out with a wrong Content-MD5, and the real server refuses it (BadDigest).
+  client.middlewareStack.add((next, ctx) => async (args) => {
+    const input = args.input as { PartNumber?: number };
+    if (ctx.commandName === UploadPartCommand.name && input.PartNumber === 3) {
+      (args.request as { headers: Record<string, string> }).headers['content-md5'] = 'AAAAAAAAAAAAAAAAAAAAAA==';
+    }
+    return next(args);
+  }, { step: 'build', name: 'corruptPart3' });
+  const f = file(t, 16 * MiB);
+  const err = await uploadFile(client, { bucket, key: 'bad.bin', path: f.path, size: f.data.length }, SETTINGS).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof Error, 'the upload failed');
+  assert.equal((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode, 400);
+  assert.deepEqual(await incompleteUploads(admin, bucket), []);
+});
+
+test('cancel mid-upload: parts in flight are cut, the multipart upload is aborted, nothing is left', async (t) => {
+  const lab = requireLab(t);
+  const admin = adminS3(lab);
+  t.after(() => admin.destroy());
+  const bucket = await tempBucket(t, lab, 'cancel');
+  const client = sidecarClient(t, lab);
+  const f = file(t, 40 * MiB);
+  const ac = new AbortController();
+  let parts = 0;
+  const err = await uploadFile(client, { bucket, key: 'cancelled.bin', path: f.path, size: f.data.length }, { ...SETTINGS, partConcurrency: 1 }, {
+    signal: ac.signal,
+    onPart: () => { if (++parts === 1) ac.abort(new Error('file changed')); },
+  }).then(() => undefined, (e: unknown) => e);
+  assert.match(String(err), /file changed/);
+  assert.deepEqual(await incompleteUploads(admin, bucket), []);
+  await assert.rejects(admin.send(new HeadObjectCommand({ Bucket: bucket, Key: 'cancelled.bin' })));
+});
+
+test('an upload stranded by a dead client is found and aborted by the sweep', async (t) => {
+  const lab = requireLab(t);
+  const admin = adminS3(lab);
+  t.after(() => admin.destroy());
+  const bucket = await tempBucket(t, lab, 'sweep');
+  await admin.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'job/left-behind.tif' }));
+  await admin.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'other-job/not-ours.tif' }));
+  const client = sidecarClient(t, lab);
+  assert.equal(await abortStrandedUploads(client, bucket, 'job/'), 1);
+  assert.deepEqual(await incompleteUploads(admin, bucket), ['other-job/not-ours.tif']);
+  await abortStrandedUploads(client, bucket, 'other-job/');
+});
