@@ -27,6 +27,11 @@ interface Header {
   prefix: string;
   /** first start of this job's sidecar: the manifest's startedAt survives restarts */
   startedAt: string;
+  /**
+   * the sidecar's own files in the output dir (relative paths) named by any run so far: a later
+   * `upload` without the hand-off flags of the `run` that wrote them still never uploads them
+   */
+  ownFiles?: string[];
 }
 
 type Line = { p: string; rm?: 1 } & Partial<JournalEntry>;
@@ -41,8 +46,12 @@ export class Journal {
 
   private constructor(readonly path: string, readonly header: Header, private readonly entries: Map<string, JournalEntry>) {}
 
-  /** Load (or start) the journal for this destination; a journal for another bucket/prefix is discarded. */
-  static async open(path: string, bucket: string, prefix: string, now = new Date()): Promise<Journal> {
+  /**
+   * Load (or start) the journal for this destination; the records of a journal for another
+   * bucket/prefix are discarded (its own-files list is kept: it is about the dir). `ownFiles`
+   * are added to the list, which `header.ownFiles` then holds.
+   */
+  static async open(path: string, bucket: string, prefix: string, ownFiles: string[] = [], now = new Date()): Promise<Journal> {
     const entries = new Map<string, JournalEntry>();
     let header: Header | undefined;
     let text = '';
@@ -52,8 +61,10 @@ export class Journal {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     const lines = text.split('\n');
+    let knownOwn: string[] = [];
     try {
       const h = JSON.parse(lines[0] ?? '') as Header;
+      if (Array.isArray(h.ownFiles)) knownOwn = h.ownFiles.filter((f) => typeof f === 'string');
       if (h.s3sidecarJournal === 1 && h.bucket === bucket && h.prefix === prefix) header = h;
       else if (text) log.warn({ journal: path }, 'journal is for another destination; starting a new one');
     } catch {
@@ -76,6 +87,7 @@ export class Journal {
       }
     }
     header ??= { s3sidecarJournal: 1, bucket, prefix, startedAt: now.toISOString() };
+    header.ownFiles = [...new Set([...knownOwn, ...ownFiles])].sort();
     const j = new Journal(path, header, entries);
     await j.compact();
     return j;

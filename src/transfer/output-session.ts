@@ -59,11 +59,14 @@ export class OutputSession {
   static async open(config: Config, holder: CredentialHolder): Promise<OutputSession> {
     const root = resolve(required(config, 'outputDir'));
     const dest = parseS3Uri(required(config, 'outputPrefix'), optionName('outputPrefix'));
+    const journalPath = journalPathOf(config, root);
+    await mkdir(join(journalPath, '..'), { recursive: true, mode: 0o700 });
+    const journal = await Journal.open(journalPath, dest.bucket, dest.prefix, ownFiles(config, root));
     const filter = new OutputFilter({
       preset: config.preset,
       include: config.outputInclude,
       exclude: config.outputExclude,
-      ownFiles: ownFiles(config, root),
+      ownFiles: journal.header.ownFiles ?? [],
     });
     const client = createS3Client(config, holder, {
       maxSockets: config.uploadConcurrency * config.partConcurrency,
@@ -71,9 +74,6 @@ export class OutputSession {
       socketTimeoutMs: 120_000,
     });
     if (!config.signPayload) sendBodiesUnsigned(client);
-    const journalPath = journalPathOf(config, root);
-    await mkdir(join(journalPath, '..'), { recursive: true, mode: 0o700 });
-    const journal = await Journal.open(journalPath, dest.bucket, dest.prefix);
     log.info({ outputDir: root, destination: `s3://${dest.bucket}/${dest.prefix}`, preset: config.preset, journal: journalPath, alreadyUploaded: journal.size }, 'output session started');
     // Nothing of ours is in flight yet: whatever is incomplete was left by an earlier run.
     await abortStrandedUploads(client, dest.bucket, dest.prefix);
@@ -222,13 +222,17 @@ export function journalPathOf(config: Config, root: string): string {
 /**
  * The sidecar's own files that may sit inside the output dir, as relative paths: they are never
  * uploaded. That is every option naming a file (journal, credential hand-offs, tokens, CA,
- * markers: all their flags end in "-file"), and the manifest's name.
+ * markers: all their flags end in "-file"), from the config or, for options this mode does not
+ * take, from the environment (`upload` beside a `credentials` container sharing one env), and
+ * the manifest's name.
  */
-export function ownFiles(config: Config, root: string): string[] {
+export function ownFiles(config: Config, root: string, env: NodeJS.ProcessEnv = process.env): string[] {
   const paths = [journalPathOf(config, root)];
   for (const [key, def] of Object.entries(OPTIONS)) {
+    if (!def.flag.endsWith('-file')) continue;
     const v = config[key as OptionKey];
-    if (def.flag.endsWith('-file') && typeof v === 'string') paths.push(v);
+    if (typeof v === 'string') paths.push(v);
+    for (const name of def.env) if (env[name]?.trim()) paths.push(env[name]!.trim());
   }
   const rels = paths.flatMap((p) => {
     const rel = relative(root, resolve(p));

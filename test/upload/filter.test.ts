@@ -63,9 +63,12 @@ test("own files: every *-file option inside the output dir, the journal and the 
     '--output-dir', '/w/job', '--output-prefix', 's3://b/p/', '--credentials-file', '/w/job/aws/credentials',
     '--process-file', '/elsewhere/process.json', '--done-file', '/w/job/DONE', '--journal-file', '/w/job/state/j.json',
   ], {});
-  assert.deepEqual(ownFiles(config, '/w/job').sort(), ['DONE', '_manifest.json', 'aws/credentials', 'state/j.json']);
+  assert.deepEqual(ownFiles(config, '/w/job', {}).sort(), ['DONE', '_manifest.json', 'aws/credentials', 'state/j.json']);
   const dflt = loadConfig('upload', ['--output-dir', '/w/job'], {});
-  assert.deepEqual(ownFiles(dflt, '/w/job').sort(), ['.s3-sidecar/journal.json', '_manifest.json']);
+  assert.deepEqual(ownFiles(dflt, '/w/job', {}).sort(), ['.s3-sidecar/journal.json', '_manifest.json']);
+  // upload mode takes no hand-off flags, but a credentials container sharing its env may write one here
+  assert.deepEqual(ownFiles(dflt, '/w/job', { SIDECAR_CREDENTIALS_FILE: '/w/job/.aws/credentials', AWS_WEB_IDENTITY_TOKEN_FILE: '/var/run/token' }).sort(),
+    ['.aws/credentials', '.s3-sidecar/journal.json', '_manifest.json']);
 });
 
 test('benchmark.txt stage lines, log.json, PGUP datagrams and the done file parse', () => {
