@@ -102,11 +102,10 @@ async function extractEntry(opts: ExtractOptions, entry: EntryInfo, open: () => 
   return true;
 }
 
-export async function extractArchive(file: string, kind: 'zip' | 'tar', opts: ExtractOptions): Promise<ExtractedFile[]> {
-  const out: ExtractedFile[] = [];
+/** Extract into the layout; `out` collects the files written, also when a later entry fails. */
+export async function extractArchive(file: string, kind: 'zip' | 'tar', out: ExtractedFile[], opts: ExtractOptions): Promise<void> {
   if (kind === 'zip') await extractZip(file, opts, out);
   else await extractTar(file, opts, out);
-  return out;
 }
 
 const S_IFMT = 0o170000;

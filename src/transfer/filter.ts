@@ -25,10 +25,22 @@ export interface FilterOptions {
 /** Returns why a relative key is skipped, or undefined to fetch it. */
 export type KeyFilter = (rel: string) => string | undefined;
 
+/**
+ * One predicate for a list of globs. picomatch's own `basename` option applies to every pattern,
+ * slashes or not (then "**\/tmp/**" never matches), so the two kinds are compiled apart.
+ */
+export function globMatcher(globs: readonly string[]): ((path: string) => boolean) | undefined {
+  if (globs.length === 0) return undefined;
+  const anchored = globs.filter((g) => g.includes('/'));
+  const names = globs.filter((g) => !g.includes('/'));
+  const full = anchored.length ? picomatch(anchored, { dot: true }) : undefined;
+  const base = names.length ? picomatch(names, { dot: true }) : undefined;
+  return (path) => Boolean(full?.(path) || base?.(path.slice(path.lastIndexOf('/') + 1)));
+}
+
 export function makeKeyFilter(opts: FilterOptions): KeyFilter {
-  const pm = { dot: true, basename: true };
-  const include = opts.include.length ? picomatch([...opts.include], pm) : undefined;
-  const exclude = opts.exclude.length ? picomatch([...opts.exclude], pm) : undefined;
+  const include = globMatcher(opts.include);
+  const exclude = globMatcher(opts.exclude);
   return (rel) => {
     if (opts.maxDepth !== undefined && depthOf(rel) > opts.maxDepth) return `deeper than --max-depth ${opts.maxDepth}`;
     const path = rel.endsWith('/') ? rel.slice(0, -1) : rel;

@@ -283,9 +283,7 @@ class Prefetch {
   private fail(uri: string, reason: string): void {
     this.s.failed++;
     metrics.failuresTotal.inc({ direction: 'download' });
-    // group "503 SlowDown" and "refused: contains a '..' segment" but not per-byte-count messages
-    const group = reason.replace(/\d[\d,.]*/g, 'N');
-    this.s.failureReasons[group] = (this.s.failureReasons[group] ?? 0) + 1;
+    this.s.failureReasons[reason] = (this.s.failureReasons[reason] ?? 0) + 1;
     if (this.s.failures.length < 100) this.s.failures.push({ uri, reason });
     if (this.s.failed <= LOGGED_FAILURES) log.error({ uri, reason }, `could not fetch ${uri}: ${reason}`);
     else if (this.s.failed === LOGGED_FAILURES + 1) log.error('more failures: only counting them from now on (see the summary)');
@@ -347,9 +345,10 @@ class Prefetch {
         this.s.archives.push({ uri: a.uri, files: 0, status: 'failed' });
         continue;
       }
-      let files: ExtractedFile[] = [];
+      const files: ExtractedFile[] = [];
+      let error: unknown;
       try {
-        files = await extractArchive(a.file, a.kind, {
+        await extractArchive(a.file, a.kind, files, {
           root: this.root, dirs: this.dirs, layout: this.layout, scope: `archive:${a.obj.key}`, budget,
           onRefused: (entry, reason) => this.fail(`${a.uri}!${entry}`, reason),
           onIgnored: (entry, reason) => {
@@ -358,12 +357,16 @@ class Prefetch {
           },
         });
       } catch (err) {
-        this.fail(a.uri, err instanceof ArchiveLimitError ? err.message : `extraction failed: ${describe(err)}`);
-        this.s.archives.push({ uri: a.uri, files: 0, status: 'failed' });
-        continue;
+        error = err;
       }
+      // files written before a failure are complete and stay; the archive is fetched again next time
       for (const f of files) this.noteFile(f.path, f.role);
       this.s.extracted += files.length;
+      if (error) {
+        this.fail(a.uri, error instanceof ArchiveLimitError ? error.message : `extraction failed: ${describe(error)}`);
+        this.s.archives.push({ uri: a.uri, files: files.length, status: 'failed' });
+        continue;
+      }
       this.s.archives.push({ uri: a.uri, files: files.length, status: 'extracted' });
       log.info({ archive: a.uri, files: files.length }, `extracted ${files.length} files from ${a.uri}`);
       const marker: ArchiveMarker = { key: a.obj.key, etag: a.obj.etag, size: a.obj.size, files };

@@ -59,6 +59,8 @@ export function describe(err: unknown): string {
   const code = errorCode(err);
   if (status !== undefined) return `${status} ${code}`;
   const e = err as NodeJS.ErrnoException;
+  // O_NOFOLLOW met a symlink planted where the part file goes
+  if (e?.code === 'ELOOP') return `refused: a symlink is in the way of ${e.path ?? 'the file'} (symlinks are never followed)`;
   return e?.code && e.message && !e.message.includes(e.code) ? `${e.code}: ${e.message}` : (e?.message ?? String(err));
 }
 

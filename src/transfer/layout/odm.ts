@@ -72,7 +72,8 @@ export class OdmLayout implements Layout {
     for (let n = 1; this.taken.has([...dir, name].join('/')); n++) name = `${stem}_${n}${ext}`;
     const segments = [...dir, name];
     this.taken.add(segments.join('/'));
-    const renamed = name !== from[from.length - 1];
+    // renamed: a clash, or a mask following its renamed image (GEO.TXT -> geo.txt is only spelling)
+    const renamed = name !== (role === 'ancillary' ? wanted : from[from.length - 1]);
     return { kind: 'file', segments, role, ...(renamed ? { renamedFrom: from.join('/') } : {}) };
   }
 }
