@@ -83,7 +83,8 @@ export function sha256(b: string | Uint8Array): string {
 /** Files only, as path -> sha256. */
 export async function files(dir: string): Promise<Record<string, string>> {
   const t = await tree(dir);
-  return Object.fromEntries([...t].filter(([, e]) => e.type === 'file').map(([p, e]) => [p, e.sha256!]).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const list = [...t].filter(([, e]) => e.type === 'file').map(([p, e]): [string, string] => [p, e.sha256!]);
+  return Object.fromEntries(list.sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 /** The final summary log line of a download run. */
