@@ -5,19 +5,19 @@
 // recovery, metrics, SIGTERM. Last: no secret in any line any of these runs printed.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { parseLogs, runCli, startCli, type CliResult } from '../helpers/cli.js';
-import { adminS3, labEnv, requireLab, tempBucket, type Lab } from '../helpers/lab.js';
+import { labEnv, requireLab } from '../helpers/lab.js';
 import { startControlPlane } from './helpers/control-plane.js';
+import { bucketWith, tmpDir } from './helpers/fixtures.js';
 
 const run = promisify(execFile);
-const tmp = () => mkdtempSync(join(tmpdir(), 's3-sidecar-cli-'));
+const tmp = () => tmpDir('cli');
 
 /** Everything the runs below printed, and every secret that was in play, for the final scan. */
 const printed: string[] = [];
@@ -31,18 +31,10 @@ function secretsFromCredentialsFile(file: string): void {
 
 const LOG_LINES = (r: CliResult, msg: RegExp) => r.logs.filter((l) => msg.test(String(l.msg)));
 
-async function seed(t: import('node:test').TestContext, lab: Lab): Promise<string> {
-  const bucket = await tempBucket(t, lab, 'cli');
-  const s3 = adminS3(lab);
-  for (const k of ['job-1/images/IMG_0001.JPG', 'job-2/images/IMG_0001.JPG']) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: 'jpeg' }));
-  s3.destroy();
-  return bucket;
-}
-
 test('--once, assume-role, prefix-scoped: hand-offs written, the AWS CLI lists the input prefix and is denied outside it', async (t) => {
   const lab = requireLab(t);
   secrets.add(lab.secretKey);
-  const bucket = await seed(t, lab);
+  const bucket = await bucketWith(t, lab, 'cli', ['job-1/images/IMG_0001.JPG', 'job-2/images/IMG_0001.JPG']);
   const dir = tmp();
   const r = await runCli(['credentials', '--once',
     '--credentials-file', join(dir, 'aws/credentials'), '--config-file', join(dir, 'aws/config'), '--process-file', join(dir, 'aws/process.json'),

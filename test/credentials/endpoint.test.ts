@@ -3,24 +3,22 @@
 // valid it answers 503 with a JSON error; it answers from memory; it is counted in metrics.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test, type TestContext } from 'node:test';
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { STSClient } from '@aws-sdk/client-sts';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { fromHttp } from '@aws-sdk/credential-providers';
 import { ConfigError } from '../../src/config.js';
 import { Refresher } from '../../src/credentials/refresher.js';
 import { startEndpoint, type Endpoint } from '../../src/credentials/sinks/endpoint.js';
-import { fromAssumeRole } from '../../src/credentials/sources/assume-role.js';
 import type { CredentialHolder, Credentials } from '../../src/credentials/types.js';
 import { metrics } from '../../src/metrics.js';
-import { adminS3, labEnv, requireLab, tempBucket, type Lab } from '../helpers/lab.js';
+import { labEnv, requireLab, type Lab } from '../helpers/lab.js';
+import { assumedCredentials, bucketWith, tmpDir } from './helpers/fixtures.js';
 
 const run = promisify(execFile);
-const tmp = () => mkdtempSync(join(tmpdir(), 's3-sidecar-endpoint-'));
+const tmp = () => tmpDir('endpoint');
 
 async function endpointFor(t: TestContext, holder: Pick<CredentialHolder, 'current'>, addr = '127.0.0.1:0', allowRemote = false): Promise<Endpoint & { tokenFile: string }> {
   const tokenFile = join(tmp(), 'endpoint-token');
@@ -31,21 +29,11 @@ async function endpointFor(t: TestContext, holder: Pick<CredentialHolder, 'curre
 
 /** A refresher over real AssumeRole credentials, counting how often the source is called. */
 async function realHolder(t: TestContext, lab: Lab): Promise<{ holder: Refresher; calls: () => number }> {
-  const sts = new STSClient({ region: lab.region, endpoint: lab.endpoint, credentials: { accessKeyId: lab.accessKey, secretAccessKey: lab.secretKey } });
-  const assume = fromAssumeRole({ sts, roleArn: lab.roleArn, sessionName: 'endpoint-test', durationSeconds: 900 });
   let calls = 0;
-  const holder = new Refresher({ source: () => { calls++; return assume(); }, sourceName: 'assume-role', minRemainingMs: 1_200_000, maxBackoffMs: 300_000, loop: false });
-  t.after(() => { holder.stop(); sts.destroy(); });
+  const holder = new Refresher({ source: () => { calls++; return assumedCredentials(t, lab, 'endpoint-test'); }, sourceName: 'assume-role', minRemainingMs: 1_200_000, maxBackoffMs: 300_000, loop: false });
+  t.after(() => holder.stop());
   await holder.start();
   return { holder, calls: () => calls };
-}
-
-async function bucketWithObject(t: TestContext, lab: Lab): Promise<string> {
-  const bucket = await tempBucket(t, lab, 'endpoint');
-  const s3 = adminS3(lab);
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'a.txt', Body: 'a' }));
-  s3.destroy();
-  return bucket;
 }
 
 const get = (url: string, headers: Record<string, string> = {}, method = 'GET') => fetch(url, { method, headers });
@@ -54,7 +42,7 @@ test('JS SDK consumer (fromHttp): working credentials answered from memory, wron
   const lab = requireLab(t);
   const { holder, calls } = await realHolder(t, lab);
   const ep = await endpointFor(t, holder);
-  const bucket = await bucketWithObject(t, lab);
+  const bucket = await bucketWith(t, lab, 'endpoint', ['a.txt']);
 
   const provider = fromHttp({ awsContainerCredentialsFullUri: ep.url, awsContainerAuthorizationTokenFile: ep.tokenFile });
   const creds = await provider();
@@ -75,7 +63,7 @@ test('boto3 consumer (Debian python3-boto3): container credentials from the endp
   const lab = requireLab(t);
   const { holder } = await realHolder(t, lab);
   const ep = await endpointFor(t, holder);
-  const bucket = await bucketWithObject(t, lab);
+  const bucket = await bucketWith(t, lab, 'endpoint', ['a.txt']);
   const script = `
 import sys, boto3, botocore.config
 s = boto3.Session(region_name='${lab.region}')

@@ -3,24 +3,21 @@
 // file — each consumed by a real client (the AWS CLI from Debian, sh) against the lab.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { test, type TestContext } from 'node:test';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { STSClient } from '@aws-sdk/client-sts';
+import { test } from 'node:test';
 import { writeConfigFile } from '../../src/credentials/sinks/config-file.js';
 import { credentialsFileSink } from '../../src/credentials/sinks/credentials-file.js';
 import { envFileSink } from '../../src/credentials/sinks/env-file.js';
 import { processFileSink } from '../../src/credentials/sinks/process-file.js';
 import { sectionName, upsertSection } from '../../src/credentials/sinks/profile-ini.js';
-import { fromAssumeRole } from '../../src/credentials/sources/assume-role.js';
 import type { Credentials } from '../../src/credentials/types.js';
-import { adminS3, labEnv, requireLab, tempBucket, type Lab } from '../helpers/lab.js';
+import { labEnv, requireLab, type Lab } from '../helpers/lab.js';
+import { assumedCredentials, bucketWith, tmpDir } from './helpers/fixtures.js';
 
 const run = promisify(execFile);
-const tmp = () => mkdtempSync(join(tmpdir(), 's3-sidecar-files-'));
+const tmp = () => tmpDir('files');
 const AWS_CLI = '/usr/bin/aws'; // Debian's awscli v2 (the first `aws` on PATH may be another one)
 
 const OTHER = `# team settings
@@ -44,20 +41,6 @@ test('profile editor: one section changes, every other byte stays', () => {
   assert.equal(sectionName('job', 'credentials'), 'job');
 });
 
-async function realCredentials(t: TestContext, lab: Lab): Promise<Credentials> {
-  const sts = new STSClient({ region: lab.region, endpoint: lab.endpoint, credentials: { accessKeyId: lab.accessKey, secretAccessKey: lab.secretKey } });
-  t.after(() => sts.destroy());
-  return fromAssumeRole({ sts, roleArn: lab.roleArn, sessionName: 'handoff-test', durationSeconds: 900 })();
-}
-
-async function bucketWithObject(t: TestContext, lab: Lab): Promise<string> {
-  const bucket = await tempBucket(t, lab, 'handoff');
-  const s3 = adminS3(lab);
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'job/images/IMG_0001.JPG', Body: 'jpeg' }));
-  s3.destroy();
-  return bucket;
-}
-
 /** Debian's AWS CLI with a clean environment: only what the test passes. */
 async function awsCli(lab: Lab, args: string[], env: Record<string, string>): Promise<string> {
   const { stdout } = await run(AWS_CLI, ['--endpoint-url', lab.endpoint, '--output', 'json', ...args],
@@ -71,13 +54,13 @@ test('credentials file: other profiles kept, mode 0600, and the AWS CLI uses it'
   const file = join(dir, 'aws', 'credentials');
   await credentialsFileSink(file, 'job', { mode: 0o600 })({ accessKeyId: 'X', secretAccessKey: 'Y', source: 'test' });
   writeFileSync(file, OTHER + readFileSync(file, 'utf8'));
-  const creds = await realCredentials(t, lab);
+  const creds = await assumedCredentials(t, lab, 'handoff-test');
   await credentialsFileSink(file, 'job', { mode: 0o600 })(creds);
   const text = readFileSync(file, 'utf8');
   assert.ok(text.startsWith(OTHER));
   assert.equal(statSync(file).mode & 0o777, 0o600);
   assert.ok(!text.includes('"'), 'values are never quoted (AWS parsers would keep the quotes)');
-  const bucket = await bucketWithObject(t, lab);
+  const bucket = await bucketWith(t, lab, 'handoff', ['job/images/IMG_0001.JPG']);
   const out = await awsCli(lab, ['s3api', 'list-objects-v2', '--bucket', bucket, '--prefix', 'job/'], { AWS_SHARED_CREDENTIALS_FILE: file, AWS_PROFILE: 'job' });
   assert.equal(JSON.parse(out).Contents[0].Key, 'job/images/IMG_0001.JPG');
   // a configured mode is honoured
@@ -90,7 +73,7 @@ test('credential_process: Version 1 JSON with Expiration, and a config profile t
   const dir = tmp();
   const processFile = join(dir, 'shared aws', 'process.json'); // a space: the command must be quoted
   const configFile = join(dir, 'shared aws', 'config');
-  const creds = await realCredentials(t, lab);
+  const creds = await assumedCredentials(t, lab, 'handoff-test');
   await processFileSink(processFile, { mode: 0o600 })(creds);
   await writeConfigFile(configFile, 'job', { region: lab.region, processFile }, { mode: 0o600 });
   const json = JSON.parse(readFileSync(processFile, 'utf8'));
@@ -99,7 +82,7 @@ test('credential_process: Version 1 JSON with Expiration, and a config profile t
   assert.equal(json.SessionToken, creds.sessionToken);
   assert.equal(json.Expiration, creds.expiration!.toISOString());
   assert.match(readFileSync(configFile, 'utf8'), /^\[profile job\]\nregion = us-east-1\ncredential_process = cat '.*\/shared aws\/process.json'\n$/);
-  const bucket = await bucketWithObject(t, lab);
+  const bucket = await bucketWith(t, lab, 'handoff', ['job/images/IMG_0001.JPG']);
   const out = await awsCli(lab, ['s3api', 'list-objects-v2', '--bucket', bucket], { AWS_CONFIG_FILE: configFile, AWS_PROFILE: 'job', AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') });
   assert.equal(JSON.parse(out).Contents.length, 1);
 });

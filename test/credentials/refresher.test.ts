@@ -3,9 +3,6 @@
 // through an outage but never handed out once expired, recovery, one-shot (lazy) refresh, and
 // the daemon's own S3 client refreshing + retrying once when S3 rejects the session.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -17,8 +14,9 @@ import { metrics } from '../../src/metrics.js';
 import { createS3Client } from '../../src/transfer/s3-client.js';
 import { requireLab, tempBucket } from '../helpers/lab.js';
 import { startControlPlane, type StubControlPlane } from './helpers/control-plane.js';
+import { tmpDir } from './helpers/fixtures.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 's3-sidecar-refresh-'));
+const tmp = () => tmpDir('refresh');
 
 async function until(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;

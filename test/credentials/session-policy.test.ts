@@ -13,7 +13,8 @@ import { buildSessionPolicy } from '../../src/credentials/session-policy.js';
 import { fromAssumeRole } from '../../src/credentials/sources/assume-role.js';
 import { fromWebIdentity } from '../../src/credentials/sources/web-identity.js';
 import type { Credentials } from '../../src/credentials/types.js';
-import { adminS3, requireLab, tempBucket, type Lab } from '../helpers/lab.js';
+import { requireLab, type Lab } from '../helpers/lab.js';
+import { adminSts, bucketWith } from './helpers/fixtures.js';
 
 test('policy: read + list on the input, write + multipart (+ delete) on the output, nothing else', () => {
   const p = JSON.parse(buildSessionPolicy({ inputPrefixes: ['s3://in/job-1/images/'], outputPrefix: 's3://out/job-1', readOnly: false })!);
@@ -54,23 +55,17 @@ async function denied(p: Promise<unknown>, what: string): Promise<void> {
 }
 
 async function scopedSetup(t: import('node:test').TestContext, lab: Lab) {
-  const inB = await tempBucket(t, lab, 'pol-in');
-  const outB = await tempBucket(t, lab, 'pol-out');
-  const admin = adminS3(lab);
-  t.after(() => admin.destroy());
-  for (const [b, k] of [[inB, 'job/images/a.jpg'], [inB, 'other-job/b.jpg'], [outB, 'elsewhere/c.tif']] as const) {
-    await admin.send(new PutObjectCommand({ Bucket: b, Key: k, Body: `body of ${k}` }));
-  }
-  return { inB, outB };
+  return {
+    inB: await bucketWith(t, lab, 'pol-in', ['job/images/a.jpg', 'other-job/b.jpg']),
+    outB: await bucketWith(t, lab, 'pol-out', ['elsewhere/c.tif']),
+  };
 }
 
 test('real STS + S3: AssumeRole credentials work inside the prefixes and are denied outside', async (t) => {
   const lab = requireLab(t);
   const { inB, outB } = await scopedSetup(t, lab);
   const policy = buildSessionPolicy({ inputPrefixes: [`s3://${inB}/job/`], outputPrefix: `s3://${outB}/job/`, readOnly: false });
-  const sts = new STSClient({ region: lab.region, endpoint: lab.endpoint, credentials: { accessKeyId: lab.accessKey, secretAccessKey: lab.secretKey } });
-  t.after(() => sts.destroy());
-  const c = await fromAssumeRole({ sts, roleArn: lab.roleArn, sessionName: 'policy-test', durationSeconds: 900, policy })();
+  const c = await fromAssumeRole({ sts: adminSts(t, lab), roleArn: lab.roleArn, sessionName: 'policy-test', durationSeconds: 900, policy })();
   const s3 = s3With(lab, c);
   t.after(() => s3.destroy());
 

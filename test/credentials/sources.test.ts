@@ -2,8 +2,7 @@
 // failures are classified: fatal errors say so, outages are retryable.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -17,8 +16,9 @@ import { sanitizeSessionName } from '../../src/credentials/sts.js';
 import { CredentialError, type Credentials } from '../../src/credentials/types.js';
 import { requireLab, tempBucket, type Lab } from '../helpers/lab.js';
 import { startControlPlane } from './helpers/control-plane.js';
+import { adminSts, assumedCredentials, tmpDir } from './helpers/fixtures.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 's3-sidecar-src-'));
+const tmp = () => tmpDir('src');
 
 /** Prove the credentials are real: write and list an object with them. */
 async function works(t: TestContext, lab: Lab, c: Credentials): Promise<void> {
@@ -27,10 +27,6 @@ async function works(t: TestContext, lab: Lab, c: Credentials): Promise<void> {
   t.after(() => s3.destroy());
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'probe.txt', Body: 'ok' }));
   assert.equal((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).KeyCount, 1);
-}
-
-function adminSts(lab: Lab, secret = lab.secretKey): STSClient {
-  return new STSClient({ region: lab.region, endpoint: lab.endpoint, maxAttempts: 1, credentials: { accessKeyId: lab.accessKey, secretAccessKey: secret } });
 }
 
 async function rejectsWith(p: Promise<unknown>, check: { retryable: boolean; reason?: RegExp; message?: RegExp }): Promise<CredentialError> {
@@ -82,6 +78,18 @@ test('control-plane: 5xx and an unreachable server are retryable; retries happen
   assert.ok((await pending).accessKeyId);
 });
 
+test('control-plane over https with a private CA: refused without --control-plane-ca-file, works with it', async (t) => {
+  const lab = requireLab(t);
+  const dir = tmp();
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  const cp = await startControlPlane(t, lab, { dir, tls: { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') } });
+  assert.match(cp.url, /^https:/);
+  await rejectsWith(fromControlPlane({ url: cp.url, tokenFile: cp.tokenFile, retries: 0 })(), { retryable: true, message: /SELF_SIGNED|self.signed/i });
+  const c = await fromControlPlane({ url: cp.url, tokenFile: cp.tokenFile, caFile: join(dir, 'cert.pem'), retries: 0 })();
+  await works(t, lab, c);
+});
+
 test('control-plane: answers without the required fields are refused, never handed out', () => {
   assert.throws(() => parseControlPlaneBody('{"AccessKeyId":"A","SecretAccessKey":"","Token":"t","Expiration":"2030-01-01T00:00:00Z"}'), /without SecretAccessKey/);
   assert.throws(() => parseControlPlaneBody('{"AccessKeyId":"A","SecretAccessKey":"s"}'), /without Expiration/);
@@ -118,8 +126,7 @@ test('web-identity: AssumeRoleWithWebIdentity against the lab OIDC provider; the
 
 test('assume-role: session name, identity from the response (no GetCallerIdentity), external ID and tags accepted', async (t) => {
   const lab = requireLab(t);
-  const sts = adminSts(lab);
-  t.after(() => sts.destroy());
+  const sts = adminSts(t, lab);
   const c = await fromAssumeRole({ sts, roleArn: lab.roleArn, sessionName: sanitizeSessionName('odm job #7 / pod:abc'), durationSeconds: 900, externalId: 'ext-0123', tags: [{ Key: 'job', Value: '7' }] })();
   assert.equal(c.identity, 'arn:aws:sts:::assumed-role/s3lab-full/odm-job--7---pod-abc');
   assert.ok(c.expiration!.getTime() - Date.now() > 800_000);
@@ -128,9 +135,8 @@ test('assume-role: session name, identity from the response (no GetCallerIdentit
 
 test('assume-role: a missing role and bad base credentials are fatal', async (t) => {
   const lab = requireLab(t);
-  const sts = adminSts(lab);
-  const bad = adminSts(lab, 'wrong-secret-wrong-secret-wrong-secret00');
-  t.after(() => { sts.destroy(); bad.destroy(); });
+  const sts = adminSts(t, lab);
+  const bad = adminSts(t, lab, 'wrong-secret-wrong-secret-wrong-secret00');
   await rejectsWith(fromAssumeRole({ sts, roleArn: 'arn:aws:iam:::role/does-not-exist', sessionName: 'x1', durationSeconds: 900 })(), { retryable: false, message: /AssumeRole on arn:aws:iam:::role\/does-not-exist failed/ });
   await rejectsWith(fromAssumeRole({ sts: bad, roleArn: lab.roleArn, sessionName: 'x1', durationSeconds: 900 })(), { retryable: false, reason: /AccessDenied/ });
   // beyond the role's MaxSessionDuration (3600 on the lab)
@@ -155,9 +161,7 @@ async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => Pr
 
 test('chain: static keys + session token from the environment', async (t) => {
   const lab = requireLab(t);
-  const sts = adminSts(lab);
-  t.after(() => sts.destroy());
-  const session = await fromAssumeRole({ sts, roleArn: lab.roleArn, sessionName: 'chain-test', durationSeconds: 900 })();
+  const session = await assumedCredentials(t, lab, 'chain-test');
   const c = await withEnv({
     AWS_ACCESS_KEY_ID: session.accessKeyId, AWS_SECRET_ACCESS_KEY: session.secretAccessKey, AWS_SESSION_TOKEN: session.sessionToken,
     AWS_CREDENTIAL_EXPIRATION: session.expiration!.toISOString(), AWS_PROFILE: undefined,

@@ -4,7 +4,8 @@
 // watched within a minute, and it can go down (connection refused) to simulate an outage.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -18,6 +19,8 @@ export interface StubOptions {
   shape?: 'container' | 'sts';
   /** inline session policy passed to AssumeRole */
   policy?: string;
+  /** serve https with this key + certificate (PEM) */
+  tls?: { key: string; cert: string };
   dir: string;
 }
 
@@ -64,15 +67,16 @@ export async function startControlPlane(t: TestContext, lab: Lab, opts: StubOpti
     },
     up: async () => {
       if (server) return;
-      server = createServer((req, res) => {
+      const listener: RequestListener = (req, res) => {
         void handle(req.headers.authorization).then(({ status, body }) => {
           res.writeHead(status, { 'content-type': 'application/json' });
           res.end(JSON.stringify(body));
         });
-      });
+      };
+      server = opts.tls ? createTlsServer(opts.tls, listener) : createServer(listener);
       await new Promise<void>((r) => server!.listen(port, '127.0.0.1', () => r()));
       port = (server.address() as AddressInfo).port;
-      stub.url = `http://127.0.0.1:${port}/v1/jobs/job-1/credentials`;
+      stub.url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}/v1/jobs/job-1/credentials`;
     },
     close: async () => { await stub.down(); sts.destroy(); },
   };
