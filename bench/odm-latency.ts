@@ -50,30 +50,35 @@ async function once(lab: BenchLab, s3: S3Client, o: OdmLatencyOptions, run: numb
   child.stdout.on('data', (d: Buffer) => log.push(d));
   child.stderr.on('data', (d: Buffer) => log.push(d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  let kept = false;
+  const keep = (why: string): string => {
+    kept = true;
+    return `${why} (project kept in ${project}, log ${logFile})`;
+  };
   try {
     await sleep(SETTLE_MS);
     await writeTree(project, ds); // ODM renders the orthophoto in place, in one go
     await sleep(1000);
-    if ((await headSize(s3, o.bucket, key)) !== undefined) return 'uploaded before its stage was final (cannot time the signal)';
+    if ((await headSize(s3, o.bucket, key)) !== undefined) return keep('uploaded before its stage was final (cannot time the signal)');
     const t0 = performance.now();
     await appendFile(join(project, 'benchmark.txt'), 'odm_orthophoto runtime: 31.4 seconds\n');
     for (;;) {
       if ((await headSize(s3, o.bucket, key)) === size) break;
-      if (performance.now() - t0 > 120_000) return 'not in S3 120 s after its stage line';
-      if (child.exitCode !== null) return `s3-sidecar exited with ${child.exitCode}`;
+      if (performance.now() - t0 > 120_000) return keep('not in S3 120 s after its stage line');
+      if (child.exitCode !== null) return keep(`s3-sidecar exited with ${child.exitCode}`);
       await sleep(10);
     }
     const latency = (performance.now() - t0) / 1000;
     await writeFile(join(o.work, 'odm', `done-${run}`), '');
     const code = await Promise.race([exited, sleep(60_000).then(() => 'timeout')]);
-    if (code !== 0) return `s3-sidecar run ended with ${code} after the done file`;
+    if (code !== 0) return keep(`s3-sidecar run ended with ${code} after the done file`);
     const problems = await verifyPrefix(s3, o.bucket, prefix, ds, ['_manifest.json', 'benchmark.txt']);
-    return problems.length ? problems.join('; ') : latency;
+    return problems.length ? keep(problems.join('; ')) : latency;
   } finally {
     child.kill();
     await writeFile(logFile, Buffer.concat(log));
     await emptyPrefix(s3, o.bucket, prefix);
-    await rm(project, { recursive: true, force: true });
+    if (!kept) await rm(project, { recursive: true, force: true });
   }
 }
 
