@@ -17,10 +17,14 @@ export async function credentialsMode(config: Config): Promise<number> {
     await engine.stop(); // its timers would otherwise keep the process alive
     throw err;
   });
+  // Signal handlers do not keep Node running, and with long-lived keys (no expiry, no refresh
+  // timer) and only file hand-offs nothing else would: hold the process open until a signal.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  clearInterval(keepAlive);
   log.info({ signal }, 'stopping; the hand-off files stay in place until their credentials expire');
   await health.stop();
   await engine.stop();

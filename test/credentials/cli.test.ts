@@ -207,6 +207,24 @@ test('daemon: refreshes before expiry; control plane down -> last good kept, the
   for (const s of cp.issuedSecrets) secrets.add(s);
 });
 
+test('daemon with long-lived keys (chain, no expiry): writes the file, stays up until SIGTERM, exits 0', async (t) => {
+  const lab = requireLab(t);
+  const file = join(tmp(), 'credentials');
+  const p = startCli(['credentials', '--credentials-source', 'chain', '--credentials-file', file],
+    labEnv(lab, { AWS_ACCESS_KEY_ID: lab.accessKey, AWS_SECRET_ACCESS_KEY: lab.secretKey }));
+  t.after(() => p.child.kill('SIGKILL'));
+  const line = JSON.parse(await p.waitFor(/"credentials obtained"/));
+  assert.equal(line.expiration, 'never');
+  assert.equal(line.nextRefresh, 'never');
+  await sleep(1_500);
+  assert.equal(p.child.exitCode, null, 'still running: nothing to refresh is no reason to exit');
+  assert.match(readFileSync(file, 'utf8'), new RegExp(`aws_access_key_id = ${lab.accessKey}`));
+  p.child.kill('SIGTERM');
+  const done = await p.done;
+  keep(done);
+  assert.equal(done.code, 0, done.stderr);
+});
+
 test('no secret (secret key, session token, bearer or endpoint token, web identity token) in any line printed above', () => {
   assert.ok(printed.length >= 10 && secrets.size >= 10, `scanned ${printed.length} outputs for ${secrets.size} secrets`);
   const all = printed.join('\n');
