@@ -4,7 +4,7 @@
 // a Prometheus scrape from outside needs a non-loopback address and --endpoint-allow-remote.
 //
 // Modes use it like this:
-//   const health = await startHealthServer(config, { credentials: engine.holder });
+//   const health = await startHealthForEngine(config, engine);
 //   health.setCheck('watcher', () => ({ ok: watcher.running, reason: 'watcher stopped' }));
 //   ...
 //   await health.stop();
@@ -139,6 +139,20 @@ export async function startHealthServer(config: Pick<Config, 'httpAddr' | 'endpo
   };
   if (opts.credentials) api.watchCredentials(opts.credentials);
   return api;
+}
+
+/**
+ * The listener for a mode whose credentials engine is already running: readiness follows the
+ * engine's credentials, and if the listener cannot start (bad or busy --http-addr) the engine is
+ * stopped before the error propagates — its endpoint and timers would keep the process alive.
+ */
+export async function startHealthForEngine(config: Pick<Config, 'httpAddr' | 'endpointAllowRemote'>, engine: { holder: CredentialHolder; stop(): Promise<void> }, opts: Omit<HealthOptions, 'credentials'> = {}): Promise<HealthServer> {
+  try {
+    return await startHealthServer(config, { ...opts, credentials: engine.holder });
+  } catch (err) {
+    await engine.stop();
+    throw err;
+  }
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

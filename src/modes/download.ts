@@ -9,6 +9,7 @@ import { optionName, required, type Config } from '../config.js';
 import { ConfigError } from '../config/define.js';
 import { startCredentialsEngine } from '../credentials/engine.js';
 import { EXIT } from '../exit-codes.js';
+import { startHealthForEngine } from '../health/server.js';
 import { log } from '../log.js';
 import { formatBytes, Progress } from '../progress.js';
 import { atomicWrite } from '../util/atomic-write.js';
@@ -23,6 +24,7 @@ export async function downloadMode(config: Config): Promise<number> {
   if (config.readyFile) await rm(config.readyFile, { force: true });
 
   const engine = await startCredentialsEngine(config, { handoffs: true, loop: true });
+  const health = await startHealthForEngine(config, engine);
   const controller = new AbortController();
   // every in-flight request listens on this one signal
   setMaxListeners(0, controller.signal);
@@ -56,6 +58,7 @@ export async function downloadMode(config: Config): Promise<number> {
     client.destroy();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    await health.stop();
     await engine.stop();
   }
   const seconds = (Date.now() - started) / 1000;

@@ -5,7 +5,7 @@
 import { optionName, required, type Config } from '../config.js';
 import { startCredentialsEngine } from '../credentials/engine.js';
 import { EXIT } from '../exit-codes.js';
-import { startHealthServer } from '../health/server.js';
+import { startHealthForEngine } from '../health/server.js';
 import { log } from '../log.js';
 import { OutputSession } from '../transfer/output-session.js';
 import { parseS3Uri } from '../transfer/s3-uri.js';
@@ -37,7 +37,7 @@ export async function runMode(config: Config): Promise<number> {
 async function watchAndUpload(config: Config, shutdown: Shutdown, udpAddr: { host: string; port: number } | undefined): Promise<number> {
   const engine = await startCredentialsEngine(config, { handoffs: true, loop: true });
   // not ready until the watcher runs (the check is replaced below once it does)
-  const health = await startHealthServer(config, { credentials: engine.holder, checks: { watcher: () => ({ ok: false, reason: 'the file watcher is starting' }) } });
+  const health = await startHealthForEngine(config, engine, { checks: { watcher: () => ({ ok: false, reason: 'the file watcher is starting' }) } });
   const stopDone = new AbortController();
   try {
     const session = await OutputSession.open(config, engine.holder);

@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import { optionName, required, type Config } from '../config.js';
 import { ConfigError } from '../config/define.js';
 import { startCredentialsEngine } from '../credentials/engine.js';
-import { startHealthServer } from '../health/server.js';
+import { startHealthForEngine } from '../health/server.js';
 import { OutputSession } from '../transfer/output-session.js';
 import { parseS3Uri } from '../transfer/s3-uri.js';
 import { Shutdown } from '../watch/job-end.js';
@@ -19,7 +19,7 @@ export async function uploadMode(config: Config): Promise<number> {
 
   const shutdown = new Shutdown(config.gracePeriod);
   const engine = await startCredentialsEngine(config, { handoffs: false, loop: true });
-  const health = await startHealthServer(config, { credentials: engine.holder });
+  const health = await startHealthForEngine(config, engine);
   try {
     const session = await OutputSession.open(config, engine.holder);
     const code = await session.finish({

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
-import { startCli, type Running } from '../helpers/cli.js';
+import { runCli, startCli, type Running } from '../helpers/cli.js';
 import { labEnv, requireLab, tempBucket, type Lab } from '../helpers/lab.js';
 
 const run = promisify(execFile);
@@ -113,4 +113,36 @@ test('run mode: /readyz needs both the credentials and a running watcher', async
   assert.deepEqual(Object.keys(body.checks).sort(), ['credentials', 'watcher']);
   assert.ok(body.checks.credentials!.ok && body.checks.watcher!.ok);
   assert.equal(await stop(t, daemon), 0);
+});
+
+test('every mode: a refused --http-addr exits 2 with one line at once, after stopping what it started', async (t) => {
+  const lab = requireLab(t);
+  const { env } = daemonEnv(t, lab, (dir) => ({ SIDECAR_HTTP_ADDR: '0.0.0.0:9', SIDECAR_INPUT_DIR: join(dir, 'in'), SIDECAR_OUTPUT_DIR: dir }));
+  for (const [mode, ...args] of [
+    ['credentials', '--endpoint', '127.0.0.1:0', '--endpoint-token-file', join(tmpdir(), `ship-tok-${process.pid}`)],
+    ['download', '--input-prefix', 's3://ship-none/in/'],
+    ['run', '--output-prefix', 's3://ship-none/out/', '--progress-udp', 'off'],
+    ['upload', '--output-prefix', 's3://ship-none/out/'],
+  ] as const) {
+    const started = Date.now();
+    const res = await runCli([mode, ...args], env, 60_000);
+    assert.equal(res.code, 2, `${mode}: ${res.stderr}${res.stdout.slice(-1500)}`);
+    assert.match(res.stderr, /^s3-sidecar: --http-addr \/ SIDECAR_HTTP_ADDR: 0\.0\.0\.0:9 is reachable from outside the pod/, mode);
+    assert.equal(res.stderr.trim().split('\n').length, 1, `${mode}: one line`);
+    t.diagnostic(`${mode}: exit 2 after ${Date.now() - started} ms`);
+  }
+});
+
+test('download mode serves the listener while it runs', async (t) => {
+  const lab = requireLab(t);
+  const bucket = await tempBucket(t, lab, 'ship-health-dl');
+  const port = await freePort();
+  const { env } = daemonEnv(t, lab, (dir) => ({
+    SIDECAR_HTTP_ADDR: `127.0.0.1:${port}`,
+    SIDECAR_INPUT_DIR: join(dir, 'in'),
+    S3_INPUT_PREFIX: `s3://${bucket}/in/`,
+  }));
+  const res = await runCli(['download'], env);
+  assert.equal(res.code, 0, res.stderr + res.stdout.slice(-2000));
+  assert.ok(res.logs.some((l) => l.msg === `health listener on http://127.0.0.1:${port} (/healthz, /readyz, /metrics)`));
 });
