@@ -20,7 +20,7 @@ import { MirrorLayout } from './layout/mirror.js';
 import { archiveKind, OdmLayout } from './layout/odm.js';
 import type { Layout, Role } from './layout/types.js';
 import { listObjects, type ListedObject } from './list.js';
-import { classify, describe, type RetryContext, type ServerWatch } from './retry.js';
+import { describe, type RetryContext, type ServerWatch } from './retry.js';
 import { formatS3Uri, parseS3Uri, type S3Location } from './s3-uri.js';
 
 /** Where the odm layout keeps archives between download and extraction, and their markers. */
@@ -132,9 +132,9 @@ class Prefetch {
     });
     this.retry = {
       retries: c.downloadRetries, watch: input.watch, signal: input.signal,
-      onRetry: (err, attempt, delayMs, what) => {
-        // a dead server makes every request retry: the ServerWatch speaks for those, once
-        const level = classify(err) === 'network' ? 'debug' : 'warn';
+      onRetry: (err, attempt, delayMs, what, counted) => {
+        // a silent server makes every request retry: the ServerWatch speaks for those, once
+        const level = counted ? 'warn' : 'debug';
         log[level]({ what, attempt, delayMs: Math.round(delayMs), reason: describe(err) }, `retrying ${what} (attempt ${attempt + 1}) after: ${describe(err)}`);
       },
     };

@@ -128,8 +128,11 @@ export interface RetryContext {
   retries: number;
   watch: ServerWatch;
   signal: AbortSignal;
-  /** called before each wait, for logging; `what` names the object or request */
-  onRetry?: (err: unknown, attempt: number, delayMs: number, what: string) => void;
+  /**
+   * called before each wait, for logging; `what` names the object or request, `counted` says
+   * whether this failure spent the object's budget (false while the whole server is silent)
+   */
+  onRetry?: (err: unknown, attempt: number, delayMs: number, what: string, counted: boolean) => void;
 }
 
 /**
@@ -149,16 +152,14 @@ export async function withRetries<T>(ctx: RetryContext, what: string, fn: (attem
       if (httpStatus(err) !== undefined) ctx.watch.answered();
       const cls = classify(err);
       if (cls === 'fatal') throw err;
-      if (cls === 'network') {
-        ctx.watch.networkFailure(err);
-        // only count it against this object when the server is answering others meanwhile
-        if (ctx.watch.answers !== answersBefore) counted++;
-      } else {
-        counted++;
-      }
+      // a network failure counts against this object only when the server answered meanwhile
+      // (this request's own headers, or others'): otherwise it is the server, and the watch decides
+      const counts = cls !== 'network' || ctx.watch.answers !== answersBefore;
+      if (cls === 'network') ctx.watch.networkFailure(err);
+      if (counts) counted++;
       if (counted > ctx.retries) throw err;
       const delay = backoffMs(Math.min(attempt, 6));
-      ctx.onRetry?.(err, attempt + 1, delay, what);
+      ctx.onRetry?.(err, attempt + 1, delay, what, counts);
       await sleep(delay, undefined, { signal: ctx.signal }).catch(() => {
         throw ctx.signal.reason;
       });
