@@ -10,7 +10,7 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/cli
 import { appendFile, lstat, open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import pLimit, { type LimitFunction } from 'p-limit';
+import pLimit from 'p-limit';
 import { log } from '../log.js';
 import { CREATE_NOFOLLOW, UnsafePathError, WRITE_NOFOLLOW } from './keys.js';
 import { VerifyError, withRetries, type RetryContext } from './retry.js';
@@ -32,8 +32,6 @@ export interface FetchContext {
   rangeThreshold: number;
   rangeSize: number;
   rangeConcurrency: number;
-  /** caps how many large objects fetch ranges at once, so sockets stay within the agent's limit */
-  bigObjects: LimitFunction;
   /** bytes received (negative: a failed attempt's bytes thrown away) */
   onBytes(n: number): void;
 }
@@ -57,6 +55,11 @@ export async function isUpToDate(target: string, meta: Pick<ObjectMeta, 'size' |
   }
 }
 
+/** Fetched as parallel byte ranges (the caller limits how many such objects run at once). */
+export function isLarge(ctx: Pick<FetchContext, 'rangeThreshold'>, meta: Pick<ObjectMeta, 'size'>): boolean {
+  return meta.size >= ctx.rangeThreshold;
+}
+
 export function partPath(target: string): string {
   return `${target}.part`;
 }
@@ -66,7 +69,7 @@ export async function fetchObject(ctx: FetchContext, meta: ObjectMeta, target: s
     await writeEmpty(partPath(target), target, meta.lastModified);
     return { bytes: 0, resumedBytes: 0, verified: 'size' };
   }
-  if (meta.size >= ctx.rangeThreshold) return ctx.bigObjects(() => fetchRanged(ctx, meta, target));
+  if (isLarge(ctx, meta)) return fetchRanged(ctx, meta, target);
   try {
     return await withRetries(ctx.retry, meta.key, () => fetchWhole(ctx, meta, target));
   } catch (err) {
@@ -147,7 +150,9 @@ async function fetchRanged(ctx: FetchContext, listed: ObjectMeta, target: string
     for (let i = 0; i < count; i++) {
       if (done.has(i)) continue;
       jobs.push(limit(() => withRetries(ctx.retry, `${meta.key} (range ${i + 1}/${count})`, async () => {
-        received += await fetchRange(ctx, meta, part, i * ctx.rangeSize, rangeLen(i));
+        // (not `received += await ...`: that reads `received` before the await and loses updates)
+        const n = await fetchRange(ctx, meta, part, i * ctx.rangeSize, rangeLen(i));
+        received += n;
         await appendFile(journal, `${i}\n`);
       })));
     }

@@ -13,7 +13,7 @@ import { metrics } from '../metrics.js';
 import type { Progress } from '../progress.js';
 import { atomicWrite } from '../util/atomic-write.js';
 import { ArchiveLimitError, extractArchive, type ExtractBudget, type ExtractedFile } from './archive.js';
-import { fetchObject, isUpToDate, type FetchContext, type ObjectMeta } from './download.js';
+import { fetchObject, isLarge, isUpToDate, type FetchContext, type ObjectMeta } from './download.js';
 import { makeKeyFilter, ODM_DEFAULT_EXCLUDES, type KeyFilter } from './filter.js';
 import { checkRelativePath, DirMaker, isDirectoryMarker, relativeKey, resolveInside } from './keys.js';
 import { MirrorLayout } from './layout/mirror.js';
@@ -82,6 +82,13 @@ export interface PrefetchInput {
   progress: Progress;
 }
 
+/** One unit of work for the queues. */
+interface Job {
+  run: () => Promise<void>;
+  /** fetched as byte ranges: queued with the other large objects */
+  isLarge: boolean;
+}
+
 interface PendingArchive {
   uri: string;
   obj: ListedObject;
@@ -141,7 +148,6 @@ class Prefetch {
     this.fetch = {
       client: input.client, retry: this.retry,
       rangeThreshold: c.rangeThreshold, rangeSize: c.rangeSize, rangeConcurrency: c.rangeConcurrency,
-      bigObjects: pLimit(bigObjectSlots(c)),
       onBytes: (n) => input.progress.moved(n),
     };
   }
@@ -151,15 +157,18 @@ class Prefetch {
     this.fresh = (await readdir(this.root)).length === 0;
     const c = this.input.config;
     const files = pLimit(c.downloadConcurrency);
+    // large objects queue apart: each runs --range-concurrency requests, and one waiting for its
+    // turn must not hold a slot that a small file could use
+    const large = pLimit(bigObjectSlots(c));
     // bounded look-ahead: the listing runs ahead of the downloads, but not without limit
     const window = c.downloadConcurrency * 4 + 64;
     let outstanding = 0;
     let wake: (() => void) | undefined;
     const tasks = new Set<Promise<void>>();
-    const schedule = (job: () => Promise<void>) => {
+    const schedule = ({ run, isLarge }: Job) => {
       outstanding++;
-      metrics.queueDepth.set({ direction: 'download' }, files.pendingCount + 1);
-      const p = files(job).finally(() => {
+      metrics.queueDepth.set({ direction: 'download' }, files.pendingCount + large.pendingCount + 1);
+      const p = (isLarge ? large : files)(run).finally(() => {
         outstanding--;
         tasks.delete(p);
         wake?.();
@@ -190,6 +199,7 @@ class Prefetch {
     } catch (err) {
       if (!this.input.signal.aborted) throw err;
       files.clearQueue();
+      large.clearQueue();
       await Promise.allSettled(tasks);
       this.s.stoppedBy = describe(this.input.signal.reason);
     }
@@ -198,7 +208,7 @@ class Prefetch {
   }
 
   /** Decide what to do with one listed object; returns the job that fetches it, if any. */
-  private async consider(scope: string, loc: S3Location, obj: ListedObject, source: SourceSummary): Promise<(() => Promise<void>) | undefined> {
+  private async consider(scope: string, loc: S3Location, obj: ListedObject, source: SourceSummary): Promise<Job | undefined> {
     const rel = relativeKey(obj.key, loc.prefix);
     if (rel === '') return undefined; // the prefix's own "folder" marker
     const uri = formatS3Uri({ bucket: loc.bucket, prefix: '' }, obj.key);
@@ -222,8 +232,9 @@ class Prefetch {
         this.fail(uri, placed.reason);
         return undefined;
       case 'dir':
-        return async () => {
-          await this.dirs.ensure(placed.segments).then(() => { this.s.dirs++; }, (err) => this.fail(uri, describe(err)));
+        return {
+          isLarge: false,
+          run: () => this.dirs.ensure(placed.segments).then(() => { this.s.dirs++; }, (err) => this.fail(uri, describe(err))),
         };
       case 'archive':
         return this.considerArchive(loc, obj, uri, source);
@@ -236,8 +247,11 @@ class Prefetch {
         }
         this.input.progress.add(obj.size);
         const target = resolveInside(this.root, placed.segments);
-        return async () => {
-          if (await this.fetchFile(uri, { bucket: loc.bucket, ...obj }, target, placed.segments)) this.noteFile(placed.segments.join('/'), placed.role);
+        return {
+          isLarge: isLarge(this.fetch, obj),
+          run: async () => {
+            if (await this.fetchFile(uri, { bucket: loc.bucket, ...obj }, target, placed.segments)) this.noteFile(placed.segments.join('/'), placed.role);
+          },
         };
       }
     }
@@ -291,7 +305,7 @@ class Prefetch {
 
   // --- archives (odm layout) ---
 
-  private async considerArchive(loc: S3Location, obj: ListedObject, uri: string, source: SourceSummary): Promise<(() => Promise<void>) | undefined> {
+  private async considerArchive(loc: S3Location, obj: ListedObject, uri: string, source: SourceSummary): Promise<Job | undefined> {
     const id = createHash('sha256').update(`${loc.bucket}/${obj.key}`).digest('hex').slice(0, 24);
     const kind = archiveKind(obj.key)!;
     const ext = obj.key.toLowerCase().endsWith('.tar.gz') ? '.tar.gz' : obj.key.slice(obj.key.lastIndexOf('.')).toLowerCase();
@@ -305,8 +319,11 @@ class Prefetch {
     pending.previous = await this.readMarker(pending);
     if (pending.previous) return undefined;
     this.input.progress.add(obj.size);
-    return async () => {
-      pending.fetched = await this.fetchFile(uri, { bucket: loc.bucket, ...obj }, pending.file, segments);
+    return {
+      isLarge: isLarge(this.fetch, obj),
+      run: async () => {
+        pending.fetched = await this.fetchFile(uri, { bucket: loc.bucket, ...obj }, pending.file, segments);
+      },
     };
   }
 

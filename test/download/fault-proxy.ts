@@ -1,11 +1,12 @@
 // An HTTP proxy in front of the real lab server that damages chosen responses: a flipped byte, a
-// body cut short, a 503. This is the one mocked part of the download tests: a real server does
+// body cut short, a 503, or no answer at all (a stall: the request hangs until the proxy closes,
+// which holds a run deterministically "half way"). This is the one mocked part of the download tests: a real server does
 // not corrupt data on demand. Requests pass through unchanged (same Host header), so SigV4
 // signatures stay valid.
 import { request, createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FaultKind = 'corrupt' | 'truncate' | 'slowdown';
+export type FaultKind = 'corrupt' | 'truncate' | 'slowdown' | 'stall';
 
 export interface Fault {
   kind: FaultKind;
@@ -24,10 +25,15 @@ export interface FaultProxy {
 
 export async function startFaultProxy(target: string, faults: Fault[]): Promise<FaultProxy> {
   const upstream = new URL(target);
-  const hits: Record<FaultKind, number> = { corrupt: 0, truncate: 0, slowdown: 0 };
+  const hits: Record<FaultKind, number> = { corrupt: 0, truncate: 0, slowdown: 0, stall: 0 };
   const server: Server = createServer((req, res) => {
     const fault = faults.find((f) => f.times > 0 && f.match(req));
     if (fault) fault.times--;
+    if (fault?.kind === 'stall') {
+      hits.stall++;
+      req.resume();
+      return;
+    }
     if (fault?.kind === 'slowdown') {
       hits.slowdown++;
       req.resume();
