@@ -100,6 +100,8 @@ export class Uploader {
     const a = this.active.get(rel);
     if (!a || (sig && a.sig && sameSig(a.sig, sig))) return;
     this.again.delete(rel);
+    if (a.ac.signal.aborted) return;
+    log.info({ path: rel }, sig ? 'file changed during its upload: upload cancelled, it goes again once stable' : 'file removed during its upload: upload cancelled');
     a.ac.abort(new Cancelled('changed'));
   }
 
