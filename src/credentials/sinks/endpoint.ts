@@ -59,6 +59,7 @@ export async function startEndpoint(opts: EndpointOptions): Promise<Endpoint> {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new ConfigError(name, `cannot listen on ${formatAddress(addr)}: ${err.code ?? err.message}`)));
     server.listen(addr.port, addr.host, () => resolve());
   });
+  server.on('error', (err) => log.error({ err }, 'credentials endpoint: server error'));
   const bound = server.address() as AddressInfo;
   const url = `http://${formatAddress({ host: bound.address, port: bound.port })}/`;
   log.info({ url, tokenFile: opts.tokenFile }, 'credentials endpoint listening (set AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE in the main container)');
