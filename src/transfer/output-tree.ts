@@ -8,6 +8,7 @@ import { lstat, open, readdir, realpath, stat, type FileHandle } from 'node:fs/p
 import { join, sep } from 'node:path';
 import { log } from '../log.js';
 import type { OutputFilter } from '../watch/filter.js';
+import { checkRelativePath, pathToKey } from './keys.js';
 
 export interface FileSig {
   size: number;
@@ -35,9 +36,9 @@ const MAX_KEY_BYTES = 1024;
 
 /** The S3 key for a relative path, or undefined (with the reason) when it cannot be one. */
 export function keyFor(prefix: string, rel: string): { key?: string; problem?: string } {
-  if (rel === '' || rel.startsWith('/') || rel.split('/').some((s) => s === '' || s === '.' || s === '..')) return { problem: 'not a plain relative path' };
-  if (rel.includes('\0')) return { problem: 'contains NUL' };
-  const key = prefix + rel;
+  const check = checkRelativePath(rel);
+  if (!check.ok) return { problem: check.reason };
+  const key = pathToKey(prefix, rel);
   if (Buffer.byteLength(key) > MAX_KEY_BYTES) return { problem: `key longer than ${MAX_KEY_BYTES} bytes` };
   return { key };
 }

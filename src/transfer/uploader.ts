@@ -6,6 +6,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { CredentialError } from '../credentials/types.js';
 import { log } from '../log.js';
 import { metrics } from '../metrics.js';
+import { describe } from './retry.js';
 import { errorCode, httpStatus } from './s3-client.js';
 import { ByteBudget } from './byte-budget.js';
 import type { Journal } from './journal.js';
@@ -197,12 +198,12 @@ export class Uploader {
         }
         const retryable = isTransient(err);
         if (!retryable || attempt >= this.o.retries) {
-          log.error({ key, code: errorCode(err), status: httpStatus(err), err: (err as Error).message, attempts: attempt + 1 }, 'upload failed');
-          this.fail(rel, `${errorCode(err)}: ${(err as Error).message}`);
+          log.error({ key, err: describe(err), attempts: attempt + 1 }, 'upload failed');
+          this.fail(rel, describe(err));
           return;
         }
         const delay = backoff(attempt, this.o.maxBackoffMs ?? 30_000);
-        log.warn({ key, code: errorCode(err), status: httpStatus(err), attempt: attempt + 1, retryInMs: delay }, 'upload failed; retrying');
+        log.warn({ key, err: describe(err), attempt: attempt + 1, retryInMs: delay }, 'upload failed; retrying');
         if (!(await sleep(delay, signal))) return;
       }
     }
