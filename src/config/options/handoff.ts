@@ -42,10 +42,6 @@ export const handoffOptions = {
     flag: 'endpoint-token-file', env: 'SIDECAR_ENDPOINT_TOKEN_FILE', group: 'handoff',
     help: 'The sidecar writes a random token here (no trailing newline); clients send it as Authorization (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE).',
   }),
-  endpointAllowRemote: bool({
-    flag: 'endpoint-allow-remote', env: 'SIDECAR_ENDPOINT_ALLOW_REMOTE', group: 'handoff',
-    help: 'Allow binding the credentials endpoint or health listener to a non-loopback address.',
-  }),
   once: bool({
     flag: 'once', env: 'SIDECAR_ONCE', group: 'handoff',
     help: 'credentials mode: fetch once, write every hand-off, exit.',
