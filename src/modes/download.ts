@@ -101,7 +101,7 @@ function logSummary(s: PrefetchSummary, seconds: number, ok: boolean): void {
     return;
   }
   const reasons = Object.entries(s.failureReasons).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([r, n]) => `${n}× ${r}`).join('; ');
-  const why = s.stoppedBy ? `stopped: ${s.stoppedBy}${s.notFetched ? ` (${s.notFetched} listed files not fetched)` : ''}` : `${s.failed} failed: ${reasons}`;
+  const why = s.stoppedBy ? `stopped: ${s.stoppedBy}` : `${s.failed} failed: ${reasons}`;
   log.error(fields, `download FAILED (${why}): ${core}${s.stoppedBy && s.failed ? `; failures: ${reasons}` : ''}`);
 }
 

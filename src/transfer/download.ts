@@ -144,7 +144,8 @@ async function fetchRanged(ctx: FetchContext, listed: ObjectMeta, target: string
     for (const i of done) resumedBytes += rangeLen(i);
     if (done.size > 0) log.info({ key: meta.key, rangesDone: done.size, ranges: count, resumedBytes }, `resuming ${meta.key}: ${done.size} of ${count} ranges already on disk`);
 
-    const limit = pLimit(ctx.rangeConcurrency);
+    // rejectOnClear: ranges dropped after a failure must settle, or awaiting them hangs
+    const limit = pLimit({ concurrency: ctx.rangeConcurrency, rejectOnClear: true });
     let received = 0;
     const jobs: Promise<void>[] = [];
     for (let i = 0; i < count; i++) {

@@ -70,7 +70,7 @@ export interface PrefetchSummary {
   failureReasons: Record<string, number>;
   /** set when the run was cut short (dead server, signal): the reason */
   stoppedBy?: string;
-  /** listed objects that were not attempted or finished because the run stopped */
+  /** queued or in-flight objects cut off because the run stopped (the listing stops too) */
   notFetched: number;
 }
 
@@ -156,10 +156,11 @@ class Prefetch {
     await mkdir(this.root, { recursive: true });
     this.fresh = (await readdir(this.root)).length === 0;
     const c = this.input.config;
-    const files = pLimit(c.downloadConcurrency);
+    // rejectOnClear: jobs dropped from the queue on abort must settle, or awaiting them hangs
+    const files = pLimit({ concurrency: c.downloadConcurrency, rejectOnClear: true });
     // large objects queue apart: each runs --range-concurrency requests, and one waiting for its
     // turn must not hold a slot that a small file could use
-    const large = pLimit(bigObjectSlots(c));
+    const large = pLimit({ concurrency: bigObjectSlots(c), rejectOnClear: true });
     // bounded look-ahead: the listing runs ahead of the downloads, but not without limit
     const window = c.downloadConcurrency * 4 + 64;
     let outstanding = 0;
@@ -183,6 +184,7 @@ class Prefetch {
         this.s.sources.push(source);
         try {
           for await (const obj of listObjects(this.input.client, loc, this.retry, { shallow: c.maxDepth === 1 })) {
+            if (this.input.signal.aborted) throw this.input.signal.reason;
             const job = await this.consider(String(i), loc, obj, source);
             if (!job) continue;
             while (outstanding >= window) await new Promise<void>((r) => (wake = r));
@@ -201,8 +203,9 @@ class Prefetch {
       files.clearQueue();
       large.clearQueue();
       await Promise.allSettled(tasks);
-      this.s.stoppedBy = describe(this.input.signal.reason);
     }
+    // jobs swallow their own errors, so an abort during the downloads shows only here
+    if (this.input.signal.aborted) this.s.stoppedBy = describe(this.input.signal.reason);
     metrics.queueDepth.set({ direction: 'download' }, 0);
     return this.s;
   }
