@@ -13,6 +13,7 @@ import { AbortMultipartUploadCommand, HeadObjectCommand, PutObjectCommand, type 
 import { Upload } from '@aws-sdk/lib-storage';
 import mime from 'mime-types';
 import { log } from '../log.js';
+import type { BufferPool } from './buffer-pool.js';
 import { openForUpload } from './output-tree.js';
 
 export interface UploadTarget {
@@ -110,17 +111,31 @@ export function crc32Base64(crc: number): string {
 
 export interface UploadHooks {
   signal?: AbortSignal;
+  /** where small-file bodies come from (and go back to) */
+  buffers?: BufferPool;
   /** multipart progress, for debug logs */
   onPart?: (part: number, loaded: number, total: number) => void;
 }
 
+/** Multipart from the threshold on (and never for what fits in S3's smallest part). */
+export function isMultipart(size: number, s: Pick<UploadSettings, 'multipartThreshold'>): boolean {
+  return size >= s.multipartThreshold && size > MIN_PART;
+}
+
 export async function uploadFile(client: S3Client, t: UploadTarget, s: UploadSettings, hooks: UploadHooks = {}): Promise<UploadOutcome> {
-  const multipart = t.size >= s.multipartThreshold && t.size > MIN_PART;
-  return multipart ? uploadMultipart(client, t, s, hooks) : uploadSingle(client, t, s, hooks);
+  return isMultipart(t.size, s) ? uploadMultipart(client, t, s, hooks) : uploadSingle(client, t, s, hooks);
 }
 
 async function uploadSingle(client: S3Client, t: UploadTarget, s: UploadSettings, hooks: UploadHooks): Promise<UploadOutcome> {
-  const body = Buffer.allocUnsafe(t.size);
+  const buf = hooks.buffers ? hooks.buffers.take(t.size) : Buffer.allocUnsafe(t.size);
+  try {
+    return await putFromBuffer(client, t, s, hooks, buf.subarray(0, t.size));
+  } finally {
+    hooks.buffers?.give(buf);
+  }
+}
+
+async function putFromBuffer(client: S3Client, t: UploadTarget, s: UploadSettings, hooks: UploadHooks, body: Buffer): Promise<UploadOutcome> {
   const fh = await openLocal(t.path);
   try {
     let off = 0;

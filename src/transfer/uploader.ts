@@ -8,10 +8,11 @@ import { log } from '../log.js';
 import { metrics } from '../metrics.js';
 import { describe } from './retry.js';
 import { errorCode, httpStatus } from './s3-client.js';
+import { BufferPool } from './buffer-pool.js';
 import { ByteBudget } from './byte-budget.js';
 import type { Journal } from './journal.js';
 import { keyFor, sameSig, type FileSig, type LocalFile, type OutputTree } from './output-tree.js';
-import { FileChangedError, LocalFileError, partSizeFor, uploadFile, type UploadSettings } from './upload.js';
+import { FileChangedError, isMultipart, LocalFileError, partSizeFor, uploadFile, type UploadSettings } from './upload.js';
 
 export interface UploaderOptions {
   client: S3Client;
@@ -64,6 +65,7 @@ interface Active {
 export class Uploader {
   private readonly limit: LimitFunction;
   private readonly budget: ByteBudget;
+  private readonly buffers: BufferPool;
   private readonly queued = new Set<string>();
   private readonly active = new Map<string, Active>();
   /** enqueued again while active: run once more when the current attempt ends */
@@ -77,6 +79,7 @@ export class Uploader {
   constructor(private readonly o: UploaderOptions) {
     this.limit = pLimit(o.concurrency);
     this.budget = new ByteBudget(o.memory);
+    this.buffers = new BufferPool(o.memory);
   }
 
   /** Upload `rel` if it is new or changed since its journal entry. */
@@ -211,14 +214,14 @@ export class Uploader {
 
   private async once(file: LocalFile, key: string, retries: number, signal: AbortSignal): Promise<void> {
     const { settings: s } = this.o;
-    const multipart = file.sig.size >= s.multipartThreshold;
-    const memory = multipart ? partSizeFor(file.sig.size, s.partSize, s.maxParts) * (s.partConcurrency + 1) : file.sig.size;
+    const memory = isMultipart(file.sig.size, s) ? partSizeFor(file.sig.size, s.partSize, s.maxParts) * (s.partConcurrency + 1) : BufferPool.capacityFor(file.sig.size);
     const release = await this.budget.acquire(memory);
     const started = performance.now();
     try {
       if (signal.aborted) throw signal.reason;
       const out = await uploadFile(this.o.client, { bucket: this.o.bucket, key, path: file.path, size: file.sig.size }, s, {
         signal,
+        buffers: this.buffers,
         onPart: (part, loaded, total) => log.debug({ key, part, loaded, total }, 'part uploaded'),
       });
       // Landed; but if the file moved on while we read it, S3 holds a mix: upload again.

@@ -26,7 +26,7 @@ export const uploadOptions = {
     help: 'Files uploaded at once (small files are latency-bound: many in flight hide the round trips).',
   }),
   uploadMemory: bytes({
-    flag: 'upload-memory', env: 'SIDECAR_UPLOAD_MEMORY', group: 'upload', default: 128 * 1024 ** 2,
+    flag: 'upload-memory', env: 'SIDECAR_UPLOAD_MEMORY', group: 'upload', default: 64 * 1024 ** 2,
     help: 'Most file data held in memory by uploads in flight: a small file whole, a multipart file part-size × (part-concurrency + 1). Uploads wait for room.',
   }),
   partConcurrency: int({
@@ -34,7 +34,7 @@ export const uploadOptions = {
     help: 'Parts of one multipart upload in flight at once.',
   }),
   partSize: bytes({
-    flag: 'part-size', env: 'SIDECAR_PART_SIZE', group: 'upload', default: 16 * 1024 ** 2,
+    flag: 'part-size', env: 'SIDECAR_PART_SIZE', group: 'upload', default: 8 * 1024 ** 2,
     help: 'Smallest multipart part size (raised for large files to stay within --max-parts).',
   }),
   maxParts: int({
