@@ -15,6 +15,7 @@ import { formatBytes, Progress } from '../progress.js';
 import { atomicWrite } from '../util/atomic-write.js';
 import { downloadSockets, prefetch, type PrefetchSummary } from '../transfer/prefetch.js';
 import { ServerWatch } from '../transfer/retry.js';
+import { ObjectGetter } from '../transfer/object-get.js';
 import { createS3Client } from '../transfer/s3-client.js';
 import { parseS3Uri } from '../transfer/s3-uri.js';
 
@@ -36,13 +37,16 @@ export async function downloadMode(config: Config): Promise<number> {
   process.once('SIGINT', onSignal);
   const endpoint = config.endpointUrl ?? `AWS S3 (${config.region})`;
   const watch = new ServerWatch(endpoint, config.serverDeadline, (err) => controller.abort(err));
+  const socketTimeoutMs = Math.min(60_000, config.serverDeadline);
   const client = createS3Client(config, engine.holder, {
-    maxSockets: downloadSockets(config),
+    // listing, HEAD and checksum-validated GETs: a few sockets
+    maxSockets: 8,
     // retries are ours (per object, with the server watch), not the SDK's
     maxAttempts: 1,
-    socketTimeoutMs: Math.min(60_000, config.serverDeadline),
+    socketTimeoutMs,
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
+  const getter = new ObjectGetter(config, engine.holder, { maxSockets: downloadSockets(config), socketTimeoutMs });
   const progress = new Progress({ direction: 'download', intervalMs: config.progressInterval }).start();
   log.info({ prefixes: config.inputPrefix, inputDir: config.inputDir, layout: config.layout, concurrency: config.downloadConcurrency },
     `downloading ${config.inputPrefix.join(', ')} into ${config.inputDir} (layout ${config.layout})`);
@@ -51,11 +55,12 @@ export async function downloadMode(config: Config): Promise<number> {
   let summary: PrefetchSummary;
   watch.start();
   try {
-    summary = await prefetch({ config, client, signal: controller.signal, watch, progress });
+    summary = await prefetch({ config, client, getter, signal: controller.signal, watch, progress });
   } finally {
     watch.stop();
     progress.stop();
     client.destroy();
+    getter.destroy();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     await health.stop();

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { appendFile, lstat, open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pLimit from 'p-limit';
@@ -15,6 +16,7 @@ import { log } from '../log.js';
 import { CREATE_NOFOLLOW, UnsafePathError, WRITE_NOFOLLOW } from './keys.js';
 import { VerifyError, withRetries, type RetryContext } from './retry.js';
 import { FileSink, type FileSinkOptions } from './file-sink.js';
+import type { GetResponse, ObjectGetter } from './object-get.js';
 import { md5File, plainMd5 } from './verify.js';
 
 export interface ObjectMeta {
@@ -27,7 +29,10 @@ export interface ObjectMeta {
 }
 
 export interface FetchContext {
+  /** listing, HEAD, and GETs that need the SDK's checksum validation */
   client: S3Client;
+  /** every other GET (see object-get.ts for why) */
+  getter: ObjectGetter;
   retry: RetryContext;
   rangeThreshold: number;
   rangeSize: number;
@@ -94,16 +99,14 @@ async function fetchWhole(ctx: FetchContext, meta: ObjectMeta, target: string): 
   const part = partPath(target);
   // ask the store for its checksum only when there is one and no MD5 to check instead
   const useChecksum = meta.checksumAlgorithm !== undefined && plainMd5(meta.etag) === undefined;
-  const res = await ctx.client.send(new GetObjectCommand({
-    Bucket: meta.bucket, Key: meta.key, ...(useChecksum ? { ChecksumMode: 'ENABLED' as const } : {}),
-  }), { abortSignal: ctx.retry.signal });
+  const res: Fetched = useChecksum ? await sdkGet(ctx, meta) : await ctx.getter.get({ bucket: meta.bucket, key: meta.key }, ctx.retry.signal);
   ctx.retry.watch.answered();
-  const expected = res.ContentLength ?? meta.size;
-  const md5 = plainMd5(res.ETag);
+  const expected = res.contentLength ?? meta.size;
+  const md5 = plainMd5(res.etag);
   let received = 0;
   const onBytes = (n: number) => { received += n; ctx.onBytes(n); };
   try {
-    const sink = await streamToFile(res.Body as Readable, part, CREATE_NOFOLLOW, { hash: md5 ? createHash('md5') : undefined, onBytes });
+    const sink = await streamToFile(res.body, part, CREATE_NOFOLLOW, { hash: md5 ? createHash('md5') : undefined, onBytes });
     if (sink.bytes !== expected) throw new VerifyError(`short body: got ${sink.bytes} of ${expected} bytes`);
     if (md5) {
       const got = sink.digest();
@@ -113,9 +116,23 @@ async function fetchWhole(ctx: FetchContext, meta: ObjectMeta, target: string): 
     ctx.onBytes(-received);
     throw err;
   }
-  await finish(part, target, meta.lastModified ?? res.LastModified);
-  const hadChecksum = useChecksum && Boolean(res.ChecksumCRC32 ?? res.ChecksumCRC32C ?? res.ChecksumSHA1 ?? res.ChecksumSHA256 ?? res.ChecksumCRC64NVME);
-  return { bytes: received, resumedBytes: 0, verified: md5 ? 'md5' : hadChecksum ? 'checksum' : 'size' };
+  await finish(part, target, meta.lastModified ?? res.lastModified);
+  return { bytes: received, resumedBytes: 0, verified: md5 ? 'md5' : res.checksum ? 'checksum' : 'size' };
+}
+
+/** A GET's answer; `checksum`: the SDK validated the store's own checksum of the body. */
+type Fetched = GetResponse & { checksum?: boolean };
+
+/** GET through the SDK with ChecksumMode: it validates the store's CRC/SHA checksum as the body streams. */
+async function sdkGet(ctx: FetchContext, meta: ObjectMeta): Promise<Fetched> {
+  const res = await ctx.client.send(new GetObjectCommand({ Bucket: meta.bucket, Key: meta.key, ChecksumMode: 'ENABLED' }), { abortSignal: ctx.retry.signal });
+  return {
+    body: res.Body as IncomingMessage,
+    contentLength: res.ContentLength,
+    etag: res.ETag,
+    lastModified: res.LastModified,
+    checksum: Boolean(res.ChecksumCRC32 ?? res.ChecksumCRC32C ?? res.ChecksumSHA1 ?? res.ChecksumSHA256 ?? res.ChecksumCRC64NVME),
+  };
 }
 
 interface RangeJournal {
@@ -185,19 +202,17 @@ async function fetchRanged(ctx: FetchContext, listed: ObjectMeta, target: string
 /** One byte range into its place in the part file; returns the bytes written. */
 async function fetchRange(ctx: FetchContext, meta: ObjectMeta, part: string, start: number, length: number): Promise<number> {
   const end = start + length - 1;
-  const res = await ctx.client.send(new GetObjectCommand({
-    Bucket: meta.bucket, Key: meta.key, Range: `bytes=${start}-${end}`, ...(meta.etag ? { IfMatch: meta.etag } : {}),
-  }), { abortSignal: ctx.retry.signal });
+  const res = await ctx.getter.get({ bucket: meta.bucket, key: meta.key, range: `bytes=${start}-${end}`, ifMatch: meta.etag }, ctx.retry.signal);
   ctx.retry.watch.answered();
   // a server that ignores Range answers 200 with the whole body: never write that at an offset
-  if (!res.ContentRange?.startsWith(`bytes ${start}-${end}/`)) {
-    (res.Body as Readable | undefined)?.destroy();
-    throw new VerifyError(`asked for bytes ${start}-${end}, got Content-Range "${res.ContentRange ?? 'none'}"`);
+  if (!res.contentRange?.startsWith(`bytes ${start}-${end}/`)) {
+    res.body.destroy();
+    throw new VerifyError(`asked for bytes ${start}-${end}, got Content-Range "${res.contentRange ?? 'none'}"`);
   }
   let received = 0;
   const onBytes = (n: number) => { received += n; ctx.onBytes(n); };
   try {
-    await streamToFile(res.Body as Readable, part, WRITE_NOFOLLOW, { start, onBytes });
+    await streamToFile(res.body, part, WRITE_NOFOLLOW, { start, onBytes });
     if (received !== length) throw new VerifyError(`short range: got ${received} of ${length} bytes at offset ${start}`);
   } catch (err) {
     ctx.onBytes(-received);

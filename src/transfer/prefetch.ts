@@ -20,6 +20,7 @@ import { MirrorLayout } from './layout/mirror.js';
 import { archiveKind, OdmLayout } from './layout/odm.js';
 import type { Layout, Role } from './layout/types.js';
 import { listObjects, type ListedObject } from './list.js';
+import type { ObjectGetter } from './object-get.js';
 import { describe, type RetryContext, type ServerWatch } from './retry.js';
 import { formatS3Uri, parseS3Uri, type S3Location } from './s3-uri.js';
 
@@ -77,6 +78,7 @@ export interface PrefetchSummary {
 export interface PrefetchInput {
   config: Config;
   client: S3Client;
+  getter: ObjectGetter;
   signal: AbortSignal;
   watch: ServerWatch;
   progress: Progress;
@@ -146,7 +148,7 @@ class Prefetch {
       },
     };
     this.fetch = {
-      client: input.client, retry: this.retry,
+      client: input.client, getter: input.getter, retry: this.retry,
       rangeThreshold: c.rangeThreshold, rangeSize: c.rangeSize, rangeConcurrency: c.rangeConcurrency,
       onBytes: (n) => input.progress.moved(n),
     };
