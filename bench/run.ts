@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { ODM_LATENCY_CASE, selectCases, TRANSFER_CASES, type TransferCase } from './cases.js';
 import { describeDataset, writeTree } from './data.js';
 import { collectGarbage, startLab, stopLab, type BenchLab } from './lab.js';
+import { lockBench } from './lock.js';
 import { checkGnuTime, measure } from './measure.js';
 import { runOdmLatency } from './odm-latency.js';
 import { startLatencyProxy, type LatencyProxy } from './proxy.js';
@@ -107,6 +108,15 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
 
 async function main(): Promise<void> {
   checkGnuTime();
+  const unlock = lockBench();
+  try {
+    await benchAll();
+  } finally {
+    unlock();
+  }
+}
+
+async function benchAll(): Promise<void> {
   if (tools.includes('sidecar') && !existsSync(SIDECAR_CLI)) {
     throw new Error('dist/cli.js is missing: npm run build first (npm run bench does)');
   }
@@ -118,6 +128,8 @@ async function main(): Promise<void> {
   const lab = startLab();
   let proxy: LatencyProxy | undefined;
   const tables: string[] = [];
+  const header = (): string => `Measured ${new Date().toISOString()} on ${process.platform} ${process.arch}, node ${process.version}, ` +
+    `load at the end ${load()}; wall = median of ${runs} run(s), CPU = median user+sys, RSS = largest of the runs.`;
   try {
     const s3 = benchClient(lab);
     await ensureBucket(s3, BUCKET);
@@ -137,11 +149,10 @@ async function main(): Promise<void> {
   } finally {
     proxy?.stop();
     if (!opts['keep-lab']) stopLab();
+    // also after a failure: the cases measured so far are kept
+    await writeFile(join(work, 'results.md'), `${header()}\n\n${tables.join('\n\n')}\n`);
+    say(`tables of the ${tables.length} case(s) measured are in ${join(work, 'results.md')}`);
   }
-  const header = `Measured ${new Date().toISOString()} on ${process.platform} ${process.arch}, node ${process.version}, ` +
-    `load at the end ${load()}; wall = median of ${runs} run(s), CPU = median user+sys, RSS = largest of the runs.`;
-  await writeFile(join(work, 'results.md'), `${header}\n\n${tables.join('\n\n')}\n`);
-  say(`done; tables in ${join(work, 'results.md')}`);
 }
 
 main().catch((err) => {
