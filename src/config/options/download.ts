@@ -11,11 +11,11 @@ export const downloadOptions = {
   }),
   inputInclude: list({
     flag: 'input-include', env: 'SIDECAR_INPUT_INCLUDE', group: 'download',
-    help: 'Only download keys (relative to the prefix) matching one of these globs.',
+    help: 'Only download keys (relative to the prefix) matching one of these globs. A glob without "/" matches the file name at any depth (*.JPG); one with "/" matches the whole relative key (flight1/**).',
   }),
   inputExclude: list({
     flag: 'input-exclude', env: 'SIDECAR_INPUT_EXCLUDE', group: 'download',
-    help: 'Skip keys (relative to the prefix) matching any of these globs.',
+    help: 'Skip keys (relative to the prefix) matching any of these globs (same rules as --input-include; excludes win).',
   }),
   defaultExcludes: bool({
     flag: 'default-excludes', env: 'SIDECAR_DEFAULT_EXCLUDES', group: 'download', default: true,
@@ -27,7 +27,7 @@ export const downloadOptions = {
   }),
   downloadConcurrency: int({
     flag: 'download-concurrency', env: 'SIDECAR_DOWNLOAD_CONCURRENCY', group: 'download', default: 32, min: 1, max: 1024,
-    help: 'Objects downloaded at once.',
+    help: 'Objects downloaded at once (objects of --range-threshold or more queue apart and use --range-concurrency requests each).',
   }),
   rangeThreshold: bytes({
     flag: 'range-threshold', env: 'SIDECAR_RANGE_THRESHOLD', group: 'download', default: 64 * 1024 ** 2,
@@ -51,7 +51,7 @@ export const downloadOptions = {
   }),
   readyFile: str({
     flag: 'ready-file', env: 'SIDECAR_READY_FILE', group: 'download',
-    help: 'Written atomically, with a JSON manifest of what was fetched, only when the download succeeded.',
+    help: 'Written atomically (mode 0644), with a JSON manifest of what was fetched, only when the download succeeded; removed at the start of a run.',
   }),
   downloadRetries: int({
     flag: 'download-retries', env: 'SIDECAR_DOWNLOAD_RETRIES', group: 'download', default: 5, min: 0, max: 100,
