@@ -87,7 +87,7 @@ export class OutputSession {
     for (const f of files) {
       if (sameSig(this.journal.get(f.rel), f.sig)) continue;
       if (!opts.retryFailed && this.uploader.failed.has(f.rel)) continue;
-      this.uploader.enqueue(f.rel);
+      this.uploader.enqueue(f.rel, f);
       queued++;
     }
     log.info({ files: files.length, queued }, 'reconcile scan');

@@ -66,7 +66,8 @@ export class Uploader {
   private readonly limit: LimitFunction;
   private readonly budget: ByteBudget;
   private readonly buffers: BufferPool;
-  private readonly queued = new Set<string>();
+  /** queued paths, with what the caller saw when it queued them (a fresh scan saves a stat) */
+  private readonly queued = new Map<string, { seen?: LocalFile; at: number }>();
   private readonly active = new Map<string, Active>();
   /** enqueued again while active: run once more when the current attempt ends */
   private readonly again = new Set<string>();
@@ -82,15 +83,18 @@ export class Uploader {
     this.buffers = new BufferPool(o.memory);
   }
 
-  /** Upload `rel` if it is new or changed since its journal entry. */
-  enqueue(rel: string): void {
+  /**
+   * Upload `rel` if it is new or changed since its journal entry. `seen`: the caller's stat of it
+   * just now (a scan), used instead of a second stat if the upload starts within a second.
+   */
+  enqueue(rel: string, seen?: LocalFile): void {
     if (this.stopped) return;
     if (this.active.has(rel)) {
       this.again.add(rel);
       return;
     }
     if (this.queued.has(rel)) return;
-    this.queued.add(rel);
+    this.queued.set(rel, { seen, at: Date.now() });
     this.failed.delete(rel);
     this.gauge();
     void this.limit(() => this.run(rel));
@@ -115,7 +119,7 @@ export class Uploader {
 
   /** Paths waiting or in flight (for "still pending" logs and the manifest). */
   pending(): string[] {
-    return [...new Set([...this.active.keys(), ...this.queued])].sort();
+    return [...new Set([...this.active.keys(), ...this.queued.keys()])].sort();
   }
 
   /** Resolves once nothing is queued or in flight. */
@@ -148,13 +152,14 @@ export class Uploader {
   }
 
   private async run(rel: string): Promise<void> {
-    if (!this.queued.delete(rel) || this.stopped) return this.checkIdle();
+    const q = this.queued.get(rel);
+    if (!q || !this.queued.delete(rel) || this.stopped) return this.checkIdle();
     const ac = new AbortController();
     let finish!: () => void;
     this.active.set(rel, { ac, done: new Promise((r) => (finish = r)) });
     this.gauge();
     try {
-      await this.attempts(rel, ac.signal);
+      await this.attempts(rel, ac.signal, Date.now() - q.at < FRESH_MS ? q.seen : undefined);
     } catch (err) {
       log.error({ err, path: rel }, 'internal error while uploading');
       this.failed.set(rel, (err as Error).message);
@@ -166,10 +171,11 @@ export class Uploader {
     }
   }
 
-  private async attempts(rel: string, signal: AbortSignal): Promise<void> {
+  private async attempts(rel: string, signal: AbortSignal, seen: LocalFile | undefined): Promise<void> {
     const { journal, tree } = this.o;
     for (let attempt = 0; ; attempt++) {
-      const file = await tree.stat(rel);
+      // (a stale `seen` costs nothing worse than one more upload: the check after it compares)
+      const file = attempt === 0 && seen ? seen : await tree.stat(rel);
       if (!file) return; // gone, or no longer wanted
       if (sameSig(journal.get(rel), file.sig)) {
         this.totals.unchanged++;
@@ -245,6 +251,9 @@ export class Uploader {
     metrics.failuresTotal.inc({ direction: 'upload' });
   }
 }
+
+/** How long a caller's stat stands in for the uploader's own. */
+const FRESH_MS = 1000;
 
 function backoff(attempt: number, max: number): number {
   const base = Math.min(max, 1000 * 2 ** attempt);
