@@ -70,7 +70,7 @@ class NodeSha256 {
 export class S3HttpError extends Error {
   readonly Code: string;
   readonly $metadata: { httpStatusCode: number };
-  constructor(status: number, code: string, message: string) {
+  constructor(status: number, code: string, message: string, readonly serverDate?: Date) {
     super(message || `${status} ${code}`);
     this.name = code;
     this.Code = code;
@@ -93,6 +93,8 @@ export class ObjectGetter {
   private readonly https: boolean;
   private readonly endpoint: URL | undefined;
   private readonly pathStyle: boolean;
+  /** server clock minus ours, learnt from a RequestTimeTooSkewed answer (the SDK does the same) */
+  private clockOffsetMs = 0;
 
   constructor(private readonly config: Config, private readonly holder: CredentialHolder, private readonly opts: ObjectGetterOptions) {
     this.endpoint = config.endpointUrl ? new URL(config.endpointUrl) : undefined;
@@ -123,6 +125,11 @@ export class ObjectGetter {
     try {
       return await this.once(req, signal);
     } catch (err) {
+      if (err instanceof S3HttpError && err.serverDate && /RequestTimeTooSkewed|RequestExpired/.test(err.Code)) {
+        this.clockOffsetMs = err.serverDate.getTime() - Date.now();
+        log.warn({ offsetMs: this.clockOffsetMs }, `the S3 server's clock is ${Math.round(this.clockOffsetMs / 1000)}s off ours; signing with its time`);
+        return this.once(req, signal);
+      }
       if (!(err instanceof S3HttpError) || !isExpiredSessionError(err, this.holder, used)) throw err;
       log.info({ reason: errorCode(err) }, 'S3 rejected the session as expired; refreshing credentials and retrying once');
       if (this.holder.current() === used) await this.holder.refreshNow('expired-token');
@@ -153,7 +160,10 @@ export class ObjectGetter {
       ...(req.range ? { range: req.range } : {}),
       ...(req.ifMatch ? { 'if-match': req.ifMatch } : {}),
     };
-    const signed = await this.signer.sign({ method: 'GET', protocol: this.https ? 'https:' : 'http:', hostname, port, path, headers, query: {} });
+    const signed = await this.signer.sign(
+      { method: 'GET', protocol: this.https ? 'https:' : 'http:', hostname, port, path, headers, query: {} },
+      { signingDate: new Date(Date.now() + this.clockOffsetMs) },
+    );
     return new Promise<GetResponse>((resolve, reject) => {
       const send = this.https ? httpsRequest : httpRequest;
       const r = send({ method: 'GET', hostname, port, path, headers: signed.headers, agent: this.agent, signal }, (res) => {
@@ -193,5 +203,6 @@ async function readError(res: IncomingMessage): Promise<S3HttpError> {
   const status = res.statusCode ?? 0;
   const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] || (status === 404 ? 'NotFound' : status === 412 ? 'PreconditionFailed' : `Http${status}`);
   const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? '';
-  return new S3HttpError(status, code, message ? `${code}: ${message}` : `${status} ${code}`);
+  const date = res.headers.date ? new Date(res.headers.date) : undefined;
+  return new S3HttpError(status, code, message ? `${code}: ${message}` : `${status} ${code}`, date && !Number.isNaN(date.getTime()) ? date : undefined);
 }

@@ -302,7 +302,9 @@ class Prefetch {
   private fail(uri: string, reason: string): void {
     this.s.failed++;
     metrics.failuresTotal.inc({ direction: 'download' });
-    this.s.failureReasons[reason] = (this.s.failureReasons[reason] ?? 0) + 1;
+    // bounded: thousands of distinct reasons (byte counts in them) must not grow without end
+    const group = reason in this.s.failureReasons || Object.keys(this.s.failureReasons).length < 50 ? reason : 'other reasons';
+    this.s.failureReasons[group] = (this.s.failureReasons[group] ?? 0) + 1;
     if (this.s.failures.length < 100) this.s.failures.push({ uri, reason });
     if (this.s.failed <= LOGGED_FAILURES) log.error({ uri, reason }, `could not fetch ${uri}: ${reason}`);
     else if (this.s.failed === LOGGED_FAILURES + 1) log.error('more failures: only counting them from now on (see the summary)');
@@ -390,7 +392,7 @@ class Prefetch {
         continue;
       }
       this.s.archives.push({ uri: a.uri, files: files.length, status: 'extracted' });
-      log.info({ archive: a.uri, files: files.length }, `extracted ${files.length} files from ${a.uri}`);
+      log.info({ archive: a.uri, files: files.length }, `extracted ${files.length} file${files.length === 1 ? '' : 's'} from ${a.uri}`);
       const marker: ArchiveMarker = { key: a.obj.key, etag: a.obj.etag, size: a.obj.size, files };
       await atomicWrite(a.markerFile, JSON.stringify(marker), { mode: 0o644 });
       await rm(a.file, { force: true });

@@ -84,3 +84,17 @@ test('lean GET: a session rejected as expired is refreshed once and the request 
   assert.equal((await text(r.body)).toString(), 'fresh');
   assert.equal(refreshes, 1);
 });
+
+test('lean GET: a client clock far off the server is corrected from the server\'s answer', async (t) => {
+  const lab = requireLab(t);
+  const bucket = await tempBucket(t, lab, 'dl-get-skew');
+  const s3 = adminS3(lab);
+  t.after(() => s3.destroy());
+  await seed(s3, bucket, { k: 'on time' });
+  const g = getter(lab, staticHolder(lab));
+  t.after(() => g.destroy());
+  // our clock says two hours ago (only Date is faked; the network and timers are real)
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() - 2 * 3600_000 });
+  const r = await g.get({ bucket, key: 'k' }, new AbortController().signal);
+  assert.equal((await text(r.body)).toString(), 'on time');
+});
