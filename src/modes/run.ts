@@ -2,6 +2,7 @@
 // whole job, an optional prefetch first, then products streamed to S3 as they settle; at the
 // job's end (ODM log.json, the done file, or SIGTERM) a final reconcile pass and the manifest.
 // Exit 0 only if everything landed; 4 when the grace period ran out with uploads pending.
+import { mkdir } from 'node:fs/promises';
 import { optionName, required, type Config } from '../config.js';
 import { startCredentialsEngine } from '../credentials/engine.js';
 import { EXIT } from '../exit-codes.js';
@@ -35,6 +36,8 @@ export async function runMode(config: Config): Promise<number> {
 }
 
 async function watchAndUpload(config: Config, shutdown: Shutdown, udpAddr: { host: string; port: number } | undefined): Promise<number> {
+  // The sidecar may start before the job has made its folder: create it (ODM does mkdir -p too).
+  await mkdir(required(config, 'outputDir'), { recursive: true });
   const engine = await startCredentialsEngine(config, { handoffs: true, loop: true });
   // not ready until the watcher runs (the check is replaced below once it does)
   const health = await startHealthForEngine(config, engine, { checks: { watcher: () => ({ ok: false, reason: 'the file watcher is starting' }) } });
@@ -56,7 +59,6 @@ async function watchAndUpload(config: Config, shutdown: Shutdown, udpAddr: { hos
     const code = await session.finish({
       ...end,
       deadline: () => shutdown.deadline,
-      reserveMs: Math.min(3000, config.gracePeriod / 4),
     });
     session.close();
     return code;

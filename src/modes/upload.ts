@@ -26,7 +26,6 @@ export async function uploadMode(config: Config): Promise<number> {
       endedBy: 'upload',
       jobSuccess: null,
       deadline: () => shutdown.deadline,
-      reserveMs: Math.min(3000, config.gracePeriod / 4),
     });
     session.close();
     return code;

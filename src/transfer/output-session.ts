@@ -23,8 +23,6 @@ export interface FinishOptions {
   deadline: () => number | undefined;
   endedBy: string;
   jobSuccess: boolean | null;
-  /** time kept back from the deadline for aborting, the manifest and the journal (default 3 s) */
-  reserveMs?: number;
 }
 
 /** Final-pass rounds: a file that keeps changing after the job ended does not hold the exit forever. */
@@ -99,7 +97,9 @@ export class OutputSession {
     let incomplete = false;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       await this.reconcile({ retryFailed: round === 0 });
-      if (!(await this.waitIdle(o.deadline, o.reserveMs ?? 3000))) {
+      // kept back from the deadline for aborting, the manifest and the journal
+      const reserveMs = Math.min(3000, this.config.gracePeriod / 4);
+      if (!(await this.waitIdle(o.deadline, reserveMs))) {
         incomplete = true;
         break;
       }

@@ -4,24 +4,17 @@
 // the shared lab stretches the big upload so the kill lands inside it.)
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startCli } from '../helpers/cli.js';
-import { adminS3, requireLab, tempBucket } from '../helpers/lab.js';
-import { incompleteUploads, localFiles, mirrorDiff, sidecarEnv, until } from './helpers/s3-check.js';
+import { incompleteUploads, labFixture, localFiles, mirrorDiff, sidecarEnv, until } from './helpers/s3-check.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 const MiB = 1024 * 1024;
 
 test('kill -9 during a multipart upload, restart: each file lands at most once more, none lost or corrupt, no stranded uploads', { timeout: 300_000 }, async (t) => {
-  const lab = requireLab(t);
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
-  const bucket = await tempBucket(t, lab, 'crash');
-  const dir = mkdtempSync(join(tmpdir(), 'crash-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { lab, s3, bucket, dir } = await labFixture(t, 'crash');
   mkdirSync(join(dir, 'tiles'));
   for (let i = 0; i < 40; i++) writeFileSync(join(dir, 'tiles', `t${i}.png`), randomBytes(64 * 1024));
   writeFileSync(join(dir, 'ortho.tif'), randomBytes(40 * MiB));

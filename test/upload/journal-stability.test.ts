@@ -1,25 +1,20 @@
 // The journal (append-only, survives a cut-off last line, compacted on open, bound to one
 // destination) and the stability tracker (size AND mtime, window restarts on change) on real files.
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Journal } from '../../src/transfer/journal.js';
 import { OutputTree } from '../../src/transfer/output-tree.js';
 import { OutputFilter } from '../../src/watch/filter.js';
 import { StabilityTracker } from '../../src/watch/stability.js';
+import { tmpDir } from './helpers/s3-check.js';
 
-function tmp(t: { after: (f: () => void) => void }): string {
-  const d = mkdtempSync(join(tmpdir(), 'upload-unit-'));
-  t.after(() => rmSync(d, { recursive: true, force: true }));
-  return d;
-}
 
 const entry = (size: number, mtimeNs: string) => ({ size, mtimeNs, crc32: 'AAAAAA==', etag: '"e"', at: new Date().toISOString() });
 
 test('journal: records survive a reopen, a cut-off last line is ignored, removals stick, the file is compacted', async (t) => {
-  const dir = tmp(t);
+  const dir = tmpDir(t, 'upload-unit');
   const path = join(dir, 'state', 'journal.json');
   const j = await Journal.open(path, 'bucket', 'job/');
   await j.record('a.tif', entry(10, '1'));
@@ -45,7 +40,7 @@ test('journal: records survive a reopen, a cut-off last line is ignored, removal
 });
 
 test('stability: ready only after size and mtime held still for the window; a same-size rewrite restarts it', async (t) => {
-  const dir = tmp(t);
+  const dir = tmpDir(t, 'upload-unit');
   const tree = new OutputTree(dir, new OutputFilter({ preset: 'none', include: [], exclude: [], ownFiles: [] }));
   const ready: { rel: string; at: number }[] = [];
   const tracker = new StabilityTracker({ windowMs: 600, stat: (rel) => tree.stat(rel), onStable: (rel) => ready.push({ rel, at: Date.now() }) });

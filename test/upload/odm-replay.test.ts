@@ -5,14 +5,12 @@
 // are never even watched), and the manifest comes last and is right.
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { startCli } from '../helpers/cli.js';
-import { adminS3, requireLab, tempBucket } from '../helpers/lab.js';
-import { getBytes, listPrefix, mirrorDiff, sha256, sidecarEnv, until } from './helpers/s3-check.js';
+import { getBytes, labFixture, listPrefix, mirrorDiff, sha256, sidecarEnv, until } from './helpers/s3-check.js';
 import { replayOdm } from './odm-replay.js';
 
 function inotifyWatches(pid: number): number {
@@ -35,13 +33,8 @@ async function freeUdpPort(): Promise<number> {
 }
 
 test('run --preset odm streams a replayed ODM job: each stage readable in S3 at once, final prefix byte-identical, manifest last', { timeout: 300_000 }, async (t) => {
-  const lab = requireLab(t);
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
-  const bucket = await tempBucket(t, lab, 'odm');
+  const { lab, s3, bucket, dir } = await labFixture(t, 'odm');
   const prefix = 'job-7/';
-  const dir = mkdtempSync(join(tmpdir(), 'odm-replay-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const udpPort = await freeUdpPort();
 
   const sidecar = startCli([

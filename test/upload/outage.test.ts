@@ -6,25 +6,18 @@
 // and, with its in-memory store, lose the data).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startCli } from '../helpers/cli.js';
-import { adminS3, requireLab, tempBucket } from '../helpers/lab.js';
-import { incompleteUploads, listPrefix, localFiles, mirrorDiff, sidecarEnv, until } from './helpers/s3-check.js';
+import { incompleteUploads, labFixture, listPrefix, localFiles, mirrorDiff, sidecarEnv, until } from './helpers/s3-check.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 const MiB = 1024 * 1024;
 const OUTAGE_MS = 35_000;
 
 test('S3 unreachable for 35 s mid-run: uploads retry, resume and finish; nothing stranded', { timeout: 300_000 }, async (t) => {
-  const lab = requireLab(t);
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
-  const bucket = await tempBucket(t, lab, 'outage');
-  const dir = mkdtempSync(join(tmpdir(), 'outage-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { lab, s3, bucket, dir } = await labFixture(t, 'outage');
   const proxy = await startTcpProxy(t, Number(new URL(lab.endpoint).port), 4 * MiB);
   const prefix = 'job/';
 

@@ -2,22 +2,15 @@
 // (file or folder), the journal, the credential hand-offs the sidecar itself writes there, the
 // done marker. And a second sidecar over the same dir re-sends only what changed.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli, startCli } from '../helpers/cli.js';
-import { adminS3, requireLab, tempBucket } from '../helpers/lab.js';
-import { getBytes, listPrefix, sha256, sidecarEnv } from './helpers/s3-check.js';
+import { getBytes, labFixture, listPrefix, sha256, sidecarEnv } from './helpers/s3-check.js';
 
 test('symlinks out of the output dir are not followed; journal, credential files and the done file are never uploaded', { timeout: 180_000 }, async (t) => {
-  const lab = requireLab(t);
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
-  const bucket = await tempBucket(t, lab, 'own');
-  const root = mkdtempSync(join(tmpdir(), 'own-files-'));
-  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const { lab, s3, bucket, dir: root } = await labFixture(t, 'own');
   const out = join(root, 'out');
   const outside = join(root, 'outside');
   mkdirSync(join(out, 'data'), { recursive: true });

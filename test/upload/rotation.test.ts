@@ -7,17 +7,16 @@
 // its parts signed by more than one key.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { startControlPlane } from '../credentials/helpers/control-plane.js';
 import { startCli } from '../helpers/cli.js';
-import { adminS3, labEnv, requireLab, tempBucket } from '../helpers/lab.js';
-import { getBytes, incompleteUploads, sha256 } from './helpers/s3-check.js';
+import { labEnv } from '../helpers/lab.js';
+import { getBytes, incompleteUploads, labFixture, sha256 } from './helpers/s3-check.js';
 
 const MiB = 1024 * 1024;
 const LIFETIME_S = 20;
@@ -62,12 +61,7 @@ async function expiringS3Proxy(t: TestContext, targetPort: number, lifetimeMs: n
 }
 
 test('credentials rotate (20 s lifetimes) during a multipart upload: the upload completes, its parts signed by several keys', { timeout: 240_000 }, async (t) => {
-  const lab = requireLab(t);
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
-  const bucket = await tempBucket(t, lab, 'rotate');
-  const dir = mkdtempSync(join(tmpdir(), 'rotate-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { lab, s3, bucket, dir } = await labFixture(t, 'rotate');
   const cp = await startControlPlane(t, lab, { dir, lifetimeSec: LIFETIME_S });
   const proxy = await expiringS3Proxy(t, Number(new URL(lab.endpoint).port), LIFETIME_S * 1000, 1 * MiB);
   const out = join(dir, 'out');

@@ -3,25 +3,18 @@
 // engine first and then streams the outputs.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { startCli } from '../helpers/cli.js';
-import { adminS3, requireLab, tempBucket } from '../helpers/lab.js';
-import { getBytes, incompleteUploads, listPrefix, sha256, sidecarEnv, until } from './helpers/s3-check.js';
+import { getBytes, incompleteUploads, labFixture, listPrefix, sha256, sidecarEnv, until } from './helpers/s3-check.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 const MiB = 1024 * 1024;
 
 test('a file that changes while it uploads: the upload is cancelled and redone; S3 ends with the final bytes', { timeout: 180_000 }, async (t) => {
-  const lab = requireLab(t);
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
-  const bucket = await tempBucket(t, lab, 'change');
-  const dir = mkdtempSync(join(tmpdir(), 'change-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { lab, s3, bucket, dir } = await labFixture(t, 'change');
   const proxy = await startTcpProxy(t, Number(new URL(lab.endpoint).port), 2 * MiB);
   const file = join(dir, 'dtm.tif');
   writeFileSync(file, randomBytes(20 * MiB));
@@ -46,15 +39,10 @@ test('a file that changes while it uploads: the upload is cancelled and redone; 
 });
 
 test('run --prefetch: the input is downloaded first (the download engine), then outputs stream', { timeout: 180_000 }, async (t) => {
-  const lab = requireLab(t);
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
-  const bucket = await tempBucket(t, lab, 'prefetch');
+  const { lab, s3, bucket, dir } = await labFixture(t, 'prefetch');
   const images = ['DJI_0001.JPG', 'DJI_0002.JPG', 'DJI_0003.JPG'];
   const bodies = new Map(images.map((k) => [k, randomBytes(50_000)]));
   for (const [k, b] of bodies) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `in/${k}`, Body: b }));
-  const dir = mkdtempSync(join(tmpdir(), 'prefetch-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const project = join(dir, 'project');
   mkdirSync(project);
 

@@ -4,24 +4,17 @@
 // is pending, and the exit code is 4. A rate-limited proxy keeps the upload in flight long enough.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { startCli } from '../helpers/cli.js';
-import { adminS3, requireLab, tempBucket } from '../helpers/lab.js';
-import { getBytes, incompleteUploads, listPrefix, sha256, sidecarEnv } from './helpers/s3-check.js';
+import { getBytes, incompleteUploads, labFixture, listPrefix, sha256, sidecarEnv } from './helpers/s3-check.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 const MiB = 1024 * 1024;
 
 async function setup(t: TestContext, rate: number, grace: string) {
-  const lab = requireLab(t);
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
-  const bucket = await tempBucket(t, lab, 'sigterm');
-  const dir = mkdtempSync(join(tmpdir(), 'sigterm-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { lab, s3, bucket, dir } = await labFixture(t, 'sigterm');
   const proxy = await startTcpProxy(t, Number(new URL(lab.endpoint).port), rate);
   writeFileSync(join(dir, 'small.json'), '{"a":1}');
   writeFileSync(join(dir, 'ortho.tif'), randomBytes(24 * MiB));

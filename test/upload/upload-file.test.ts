@@ -2,9 +2,8 @@
 // pinned lib-storage's fixes (fs streams larger than partSize: aws-sdk-js-v3#7382; no stranded
 // parts after a failed upload: #8299), a real server-side part failure, and a cancel mid-upload.
 import assert from 'node:assert/strict';
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { crc32 } from 'node:zlib';
@@ -16,8 +15,8 @@ import { createS3Client } from '../../src/transfer/s3-client.js';
 import { abortStrandedUploads } from '../../src/transfer/stranded.js';
 import { sendBodiesUnsigned } from '../../src/transfer/unsigned-payload.js';
 import { FileChangedError, uploadFile, type UploadSettings } from '../../src/transfer/upload.js';
-import { adminS3, requireLab, tempBucket, type Lab } from '../helpers/lab.js';
-import { getBytes, incompleteUploads, sha256 } from './helpers/s3-check.js';
+import type { Lab } from '../helpers/lab.js';
+import { getBytes, incompleteUploads, labFixture, sha256, tmpDir } from './helpers/s3-check.js';
 
 const MiB = 1024 * 1024;
 const SETTINGS: UploadSettings = { partSize: 5 * MiB, maxParts: 10_000, multipartThreshold: 5 * MiB + 1, partConcurrency: 2, verify: 'multipart' };
@@ -36,8 +35,7 @@ function sidecarClient(t: TestContext, lab: Lab): S3Client {
 }
 
 function file(t: TestContext, bytes: number): { path: string; data: Buffer } {
-  const dir = mkdtempSync(join(tmpdir(), 'upload-file-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tmpDir(t, 'upload-file');
   const data = randomBytes(bytes);
   const path = join(dir, 'f.bin');
   writeFileSync(path, data);
@@ -47,10 +45,7 @@ function file(t: TestContext, bytes: number): { path: string; data: Buffer } {
 const crcB64 = (b: Buffer) => { const o = Buffer.alloc(4); o.writeUInt32BE(crc32(b)); return o.toString('base64'); };
 
 test('small file: one PutObject with our CRC32; large file: multipart, verified by HeadObject, bytes identical', async (t) => {
-  const lab = requireLab(t);
-  const admin = adminS3(lab);
-  t.after(() => admin.destroy());
-  const bucket = await tempBucket(t, lab, 'upfile');
+  const { lab, s3: admin, bucket } = await labFixture(t, 'upfile');
   const client = sidecarClient(t, lab);
 
   const small = file(t, 300 * 1024);
@@ -71,10 +66,7 @@ test('small file: one PutObject with our CRC32; large file: multipart, verified 
 });
 
 test('lib-storage #7382: an fs.createReadStream body larger than partSize uploads whole', async (t) => {
-  const lab = requireLab(t);
-  const admin = adminS3(lab);
-  t.after(() => admin.destroy());
-  const bucket = await tempBucket(t, lab, 'ls7382');
+  const { s3: admin, bucket } = await labFixture(t, 'ls7382');
   const f = file(t, 17 * MiB + 7);
   // the raw stream, no ContentLength: lib-storage must size it from the file (statSync of .path)
   await new Upload({ client: admin, params: { Bucket: bucket, Key: 'raw.bin', Body: createReadStream(f.path) }, partSize: 5 * MiB, queueSize: 2 }).done();
@@ -82,10 +74,7 @@ test('lib-storage #7382: an fs.createReadStream body larger than partSize upload
 });
 
 test('lib-storage #8299: a file that shrinks mid-upload (part-count check fails) leaves no incomplete multipart upload', async (t) => {
-  const lab = requireLab(t);
-  const admin = adminS3(lab);
-  t.after(() => admin.destroy());
-  const bucket = await tempBucket(t, lab, 'ls8299');
+  const { lab, s3: admin, bucket } = await labFixture(t, 'ls8299');
   const client = sidecarClient(t, lab);
   const f = file(t, 12 * MiB);
   // we stat'ed 23 MiB; by the time it is read only 12 MiB are left (ODM truncated and rewrote it)
@@ -94,10 +83,7 @@ test('lib-storage #8299: a file that shrinks mid-upload (part-count check fails)
 });
 
 test('a part the server rejects fails the upload, and the multipart upload is aborted', async (t) => {
-  const lab = requireLab(t);
-  const admin = adminS3(lab);
-  t.after(() => admin.destroy());
-  const bucket = await tempBucket(t, lab, 'badpart');
+  const { lab, s3: admin, bucket } = await labFixture(t, 'badpart');
   const client = sidecarClient(t, lab);
   // Not a mock: part 3 goes out with a wrong Content-MD5, and the real server refuses it (BadDigest).
   client.middlewareStack.add((next, ctx) => async (args) => {
@@ -115,10 +101,7 @@ test('a part the server rejects fails the upload, and the multipart upload is ab
 });
 
 test('cancel mid-upload: parts in flight are cut, the multipart upload is aborted, nothing is left', async (t) => {
-  const lab = requireLab(t);
-  const admin = adminS3(lab);
-  t.after(() => admin.destroy());
-  const bucket = await tempBucket(t, lab, 'cancel');
+  const { lab, s3: admin, bucket } = await labFixture(t, 'cancel');
   const client = sidecarClient(t, lab);
   const f = file(t, 40 * MiB);
   const ac = new AbortController();
@@ -133,10 +116,7 @@ test('cancel mid-upload: parts in flight are cut, the multipart upload is aborte
 });
 
 test('an upload stranded by a dead client is found and aborted by the sweep', async (t) => {
-  const lab = requireLab(t);
-  const admin = adminS3(lab);
-  t.after(() => admin.destroy());
-  const bucket = await tempBucket(t, lab, 'sweep');
+  const { lab, s3: admin, bucket } = await labFixture(t, 'sweep');
   await admin.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'job/left-behind.tif' }));
   await admin.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'other-job/not-ours.tif' }));
   const client = sidecarClient(t, lab);

@@ -1,10 +1,28 @@
 // What the upload tests look at in S3: the objects below a prefix and their bytes, incomplete
 // multipart uploads, and the sidecar's environment pointing at the lab (or a proxy in front).
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, lstatSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { labEnv, type Lab } from '../../helpers/lab.js';
+import { adminS3, labEnv, requireLab, tempBucket, type Lab } from '../../helpers/lab.js';
+
+/** A temp dir removed after the test. */
+export function tmpDir(t: TestContext, stem: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `${stem}-`));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** What most upload tests start with: the lab, an admin client, a fresh bucket, a temp dir (all cleaned up). */
+export async function labFixture(t: TestContext, stem: string): Promise<{ lab: Lab; s3: S3Client; bucket: string; dir: string }> {
+  const lab = requireLab(t);
+  const s3 = adminS3(lab);
+  t.after(() => s3.destroy());
+  const bucket = await tempBucket(t, lab, stem);
+  return { lab, s3, bucket, dir: tmpDir(t, stem) };
+}
 
 export interface ObjectInfo {
   size: number;
