@@ -5,16 +5,12 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
-import { adminS3, requireLab, tempBucket } from '../helpers/lab.js';
-import { bytes, download, explain, files, seed, sha256, summary, tempDir, tree } from './helpers.js';
+import { bytes, download, explain, files, labBucket, seed, sha256, summary, tempDir, tree } from './helpers.js';
 
 const long = (c: string) => c.repeat(240);
 
 test('mirror: keys become the tree, byte for byte, awkward names included; a re-run transfers nothing', async (t) => {
-  const lab = requireLab(t);
-  const bucket = await tempBucket(t, lab, 'dl-mirror');
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
+  const { lab, bucket, s3 } = await labBucket(t, 'dl-mirror');
   const objects: Record<string, string | Uint8Array> = {
     'job/': '',
     'job/a.txt': 'hello\n',
@@ -83,10 +79,7 @@ test('mirror: keys become the tree, byte for byte, awkward names included; a re-
 });
 
 test('mirror: include/exclude globs and --max-depth choose what is fetched', async (t) => {
-  const lab = requireLab(t);
-  const bucket = await tempBucket(t, lab, 'dl-filter');
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
+  const { lab, bucket, s3 } = await labBucket(t, 'dl-filter');
   await seed(s3, bucket, {
     'p/top.jpg': 'a', 'p/top.txt': 'b', 'p/d1/mid.jpg': 'c', 'p/d1/tmp/skip.jpg': 'd', 'p/d1/d2/deep.jpg': 'e', 'p/keep/x.txt': 'f',
   });

@@ -8,8 +8,8 @@ import type { CredentialHolder, Credentials } from '../../src/credentials/types.
 import { ObjectGetter } from '../../src/transfer/object-get.js';
 import { errorCode, httpStatus } from '../../src/transfer/s3-client.js';
 import { classify } from '../../src/transfer/retry.js';
-import { adminS3, requireLab, tempBucket, type Lab } from '../helpers/lab.js';
-import { bytes, seed } from './helpers.js';
+import { requireLab, type Lab } from '../helpers/lab.js';
+import { bytes, labBucket, seed } from './helpers.js';
 
 async function text(body: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -28,10 +28,7 @@ function getter(lab: Lab, holder: CredentialHolder): ObjectGetter {
 }
 
 test('lean GET: awkward keys, ranges, If-Match and SDK-shaped errors', async (t) => {
-  const lab = requireLab(t);
-  const bucket = await tempBucket(t, lab, 'dl-get');
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
+  const { lab, bucket, s3 } = await labBucket(t, 'dl-get');
   const keys = ["a b+c%25d ü (1)!'*.jpg", '日本/語.txt', 'x'.repeat(200), 'q?=&#.bin', 'tilde~dot.../x'];
   const objects = Object.fromEntries(keys.map((k, i) => [k, bytes(1000 + i, k)]));
   await seed(s3, bucket, objects);
@@ -61,10 +58,7 @@ test('lean GET: awkward keys, ranges, If-Match and SDK-shaped errors', async (t)
 });
 
 test('lean GET: a session rejected as expired is refreshed once and the request retried', async (t) => {
-  const lab = requireLab(t);
-  const bucket = await tempBucket(t, lab, 'dl-get-exp');
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
+  const { lab, bucket, s3 } = await labBucket(t, 'dl-get-exp');
   await seed(s3, bucket, { k: 'fresh' });
   // the held credentials are at the end of their life (and the server refuses them: 403)
   let current: Credentials = { accessKeyId: lab.accessKey, secretAccessKey: 'expired-secret-000000000000000000000000', source: 'test', expiration: new Date(Date.now() + 20_000) };
@@ -86,10 +80,7 @@ test('lean GET: a session rejected as expired is refreshed once and the request 
 });
 
 test('lean GET: a client clock far off the server is corrected from the server\'s answer', async (t) => {
-  const lab = requireLab(t);
-  const bucket = await tempBucket(t, lab, 'dl-get-skew');
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
+  const { lab, bucket, s3 } = await labBucket(t, 'dl-get-skew');
   await seed(s3, bucket, { k: 'on time' });
   const g = getter(lab, staticHolder(lab));
   t.after(() => g.destroy());

@@ -4,18 +4,14 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { adminS3, requireLab, tempBucket } from '../helpers/lab.js';
+import { test, type TestContext } from 'node:test';
 import { makeTar, makeZip } from './archives.js';
-import { bytes, download, explain, files, seed, sha256, summary, tempDir, tree } from './helpers.js';
+import { bytes, download, explain, files, labBucket, seed, sha256, summary, tempDir, tree } from './helpers.js';
 
 const img = (name: string) => bytes(2000 + name.length * 37, name);
 
-async function odmFixture(t: Parameters<typeof requireLab>[0]) {
-  const lab = requireLab(t);
-  const bucket = await tempBucket(t, lab, 'dl-odm');
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
+async function odmFixture(t: TestContext) {
+  const { lab, bucket, s3 } = await labBucket(t, 'dl-odm');
   await seed(s3, bucket, {
     'job/flight1/IMG_0001.JPG': img('f1-1'),
     'job/flight1/IMG_0001_mask.png': img('f1-1m'),

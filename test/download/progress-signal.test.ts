@@ -7,15 +7,11 @@ import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startCli } from '../helpers/cli.js';
-import { adminS3, requireLab, tempBucket } from '../helpers/lab.js';
 import { startFaultProxy } from './fault-proxy.js';
-import { bytes, dlEnv, explain, seed, summary, tempDir, tree } from './helpers.js';
+import { bytes, dlEnv, explain, labBucket, seed, summary, tempDir, tree } from './helpers.js';
 
 test('progress lines while running; SIGTERM stops promptly, keeps finished files, no ready marker', async (t) => {
-  const lab = requireLab(t);
-  const bucket = await tempBucket(t, lab, 'dl-progress');
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
+  const { lab, bucket, s3 } = await labBucket(t, 'dl-progress');
   const objects: Record<string, Buffer> = {};
   for (let i = 0; i < 40; i++) objects[`job/f${String(i).padStart(2, '0')}.bin`] = bytes(4096, `p${i}`);
   await seed(s3, bucket, objects);

@@ -8,12 +8,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { startCli } from '../helpers/cli.js';
-import { adminS3, requireLab, tempBucket } from '../helpers/lab.js';
 import { startFaultProxy } from './fault-proxy.js';
-import { bytes, dlEnv, download, explain, files, seed, sha256, summary, tempDir, tree } from './helpers.js';
+import { bytes, dlEnv, download, explain, files, labBucket, seed, sha256, summary, tempDir, tree, until } from './helpers.js';
 
 const SMALL = 16 * 1024;
 const BIG = 2 * 1024 * 1024;
@@ -26,19 +24,8 @@ const lateSmall = (req: IncomingMessage) => req.method === 'GET' && /\/job\/f1\d
 const lateRange = (req: IncomingMessage) => req.method === 'GET' && path(req).endsWith('/job/a-big.bin') &&
   Number(/^bytes=(\d+)-/.exec(String(req.headers.range ?? ''))?.[1] ?? -1) >= BIG / 2;
 
-async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 test('kill -9 half way, then re-run: finishes, complete files untouched, the large object resumes', async (t) => {
-  const lab = requireLab(t);
-  const bucket = await tempBucket(t, lab, 'dl-resume');
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
+  const { lab, bucket, s3 } = await labBucket(t, 'dl-resume');
   const objects: Record<string, Buffer> = { 'job/a-big.bin': bytes(BIG, 'big') };
   for (let i = 0; i < 200; i++) objects[`job/f${String(i).padStart(3, '0')}.bin`] = bytes(SMALL, `f${i}`);
   await seed(s3, bucket, objects);

@@ -7,9 +7,8 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { adminS3, requireLab, tempBucket } from '../helpers/lab.js';
 import { makeTar, makeZip } from './archives.js';
-import { download, explain, files, seed, summary, tempDir, tree, type Entry } from './helpers.js';
+import { download, type Entry, explain, files, labBucket, seed, summary, tempDir, tree } from './helpers.js';
 
 /** Everything below `work` except the input dir itself. */
 async function outside(work: string, inputDir: string): Promise<[string, Entry][]> {
@@ -18,10 +17,7 @@ async function outside(work: string, inputDir: string): Promise<[string, Entry][
 }
 
 test('traversal keys and planted symlinks are refused; nothing lands outside the input dir', async (t) => {
-  const lab = requireLab(t);
-  const bucket = await tempBucket(t, lab, 'dl-safety');
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
+  const { lab, bucket, s3 } = await labBucket(t, 'dl-safety');
   await seed(s3, bucket, {
     'job/../../evil.txt': 'evil', 'job/../escape.txt': 'evil', 'job//abs.txt': 'evil', 'job/a/./b.txt': 'evil',
     'job/ok.txt': 'ok', 'job/linkdir/x.txt': 'through a symlink', 'job/victim.txt': 'through a planted part', 'job/target.txt': 'new',
@@ -59,10 +55,7 @@ test('traversal keys and planted symlinks are refused; nothing lands outside the
 });
 
 test('zip-slip, absolute and link entries in archives are refused; safe entries are extracted', async (t) => {
-  const lab = requireLab(t);
-  const bucket = await tempBucket(t, lab, 'dl-zipslip');
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
+  const { lab, bucket, s3 } = await labBucket(t, 'dl-zipslip');
   await seed(s3, bucket, {
     'job/evil.zip': makeZip([
       { name: '../../zip-evil.jpg', data: 'evil' },

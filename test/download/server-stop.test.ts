@@ -9,13 +9,12 @@ import { rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { startCli } from '../helpers/cli.js';
 import { adminS3, requireLab, type Lab } from '../helpers/lab.js';
-import { bytes, dlEnv, download, explain, files, seed, sha256, summary, tempDir, tree } from './helpers.js';
+import { bytes, dlEnv, download, explain, files, seed, sha256, summary, tempDir, tree, until } from './helpers.js';
 
 const run = promisify(execFile);
 const LAB = new URL('../lab/', import.meta.url).pathname;
@@ -33,14 +32,6 @@ async function answering(endpoint: string): Promise<boolean> {
     return (await fetch(`${endpoint}/`)).ok;
   } catch {
     return false;
-  }
-}
-
-async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
   }
 }
 

@@ -5,18 +5,14 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { adminS3, requireLab, tempBucket } from '../helpers/lab.js';
 import { startFaultProxy } from './fault-proxy.js';
-import { bytes, download, explain, files, seed, sha256, summary, tempDir, tree } from './helpers.js';
+import { bytes, download, explain, files, labBucket, seed, sha256, summary, tempDir, tree } from './helpers.js';
 
 const get = (key: string, ranged?: boolean) => (req: IncomingMessage) =>
   req.method === 'GET' && (req.url ?? '').split('?')[0]!.endsWith(`/${key}`) && (ranged === undefined || Boolean(req.headers.range) === ranged);
 
 test('corrupt, short and throttled transfers are detected and retried; the result is byte-for-byte right', async (t) => {
-  const lab = requireLab(t);
-  const bucket = await tempBucket(t, lab, 'dl-verify');
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
+  const { lab, bucket, s3 } = await labBucket(t, 'dl-verify');
   const objects = {
     'job/corrupt.bin': bytes(200_000, 'c'),
     'job/short.bin': bytes(200_000, 's'),
@@ -52,10 +48,7 @@ test('corrupt, short and throttled transfers are detected and retried; the resul
 });
 
 test('a body that stays corrupt fails that object after the retries, with the reason; nothing partial is left', async (t) => {
-  const lab = requireLab(t);
-  const bucket = await tempBucket(t, lab, 'dl-verify2');
-  const s3 = adminS3(lab);
-  t.after(() => s3.destroy());
+  const { lab, bucket, s3 } = await labBucket(t, 'dl-verify2');
   await seed(s3, bucket, { 'job/bad.bin': bytes(100_000, 'bad'), 'job/good.bin': bytes(100_000, 'good') });
   const proxy = await startFaultProxy(lab.endpoint, [{ kind: 'corrupt', match: get('bad.bin'), times: Infinity }]);
   t.after(() => proxy.close());
