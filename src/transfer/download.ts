@@ -7,13 +7,13 @@
 // resumes with Range requests for only the missing ranges.
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { appendFile, lstat, open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { lstat, open, readFile, rename, rm, utimes } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pLimit from 'p-limit';
 import { log } from '../log.js';
-import { CREATE_NOFOLLOW, UnsafePathError, WRITE_NOFOLLOW } from './keys.js';
+import { APPEND_NOFOLLOW, CREATE_NOFOLLOW, UnsafePathError, WRITE_NOFOLLOW } from './keys.js';
 import { VerifyError, withRetries, type RetryContext } from './retry.js';
 import { FileSink, type FileSinkOptions } from './file-sink.js';
 import type { GetResponse, ObjectGetter } from './object-get.js';
@@ -153,7 +153,7 @@ async function fetchRanged(ctx: FetchContext, listed: ObjectMeta, target: string
     if (done.size === 0) {
       const fh = await open(part, CREATE_NOFOLLOW, 0o644);
       try { await fh.truncate(meta.size); } finally { await fh.close(); }
-      await writeFile(journal, `${JSON.stringify(want)}\n`, { mode: 0o644 });
+      await writeNoFollow(journal, CREATE_NOFOLLOW, `${JSON.stringify(want)}\n`);
     }
     const count = Math.ceil(meta.size / ctx.rangeSize);
     const rangeLen = (i: number) => Math.min(meta.size, (i + 1) * ctx.rangeSize) - i * ctx.rangeSize;
@@ -171,7 +171,7 @@ async function fetchRanged(ctx: FetchContext, listed: ObjectMeta, target: string
         // (not `received += await ...`: that reads `received` before the await and loses updates)
         const n = await fetchRange(ctx, meta, part, i * ctx.rangeSize, rangeLen(i));
         received += n;
-        await appendFile(journal, `${i}\n`);
+        await writeNoFollow(journal, APPEND_NOFOLLOW, `${i}\n`);
       })));
     }
     try {
@@ -182,7 +182,7 @@ async function fetchRanged(ctx: FetchContext, listed: ObjectMeta, target: string
       throw err;
     }
 
-    const st = await stat(part);
+    const st = await lstat(part);
     if (st.size !== meta.size) throw await restart(journal, part, new VerifyError(`part file is ${st.size} bytes, object is ${meta.size}`));
     const md5 = plainMd5(meta.etag);
     if (md5) {
@@ -238,15 +238,25 @@ export async function streamToFile(body: Readable, path: string, flags: number, 
   return sink;
 }
 
+/** Write (or append) text to a journal without ever following a symlink planted at its name. */
+async function writeNoFollow(path: string, flags: number, text: string): Promise<void> {
+  const fh = await open(path, flags, 0o644);
+  try {
+    await fh.write(text);
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Ranges already complete in an existing part file for the same object version, else none. */
 async function loadJournal(journal: string, part: string, want: RangeJournal): Promise<Set<number>> {
   const done = new Set<number>();
   let text: string;
   try {
+    const [j, p] = await Promise.all([lstat(journal), lstat(part)]);
+    if (j.isSymbolicLink() || p.isSymbolicLink()) throw new UnsafePathError(part, 'a symlink is in the way of the part file or its journal');
+    if (!j.isFile() || !p.isFile() || p.size !== want.size) return done;
     text = await readFile(journal, 'utf8');
-    const st = await lstat(part);
-    if (st.isSymbolicLink()) throw new UnsafePathError(part, 'the part file is a symlink');
-    if (!st.isFile() || st.size !== want.size) return done;
   } catch (err) {
     if (err instanceof UnsafePathError) throw err;
     return done;

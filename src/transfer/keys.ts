@@ -73,6 +73,8 @@ export class UnsafePathError extends Error {
 export const CREATE_NOFOLLOW = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
 /** open(2) flags to write into an existing file (ranged download) without following a symlink. */
 export const WRITE_NOFOLLOW = constants.O_WRONLY | constants.O_NOFOLLOW;
+/** open(2) flags to append to a journal without following a symlink. */
+export const APPEND_NOFOLLOW = constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW;
 
 /**
  * Creates directories below one root, refusing to pass through a symlink (which could point

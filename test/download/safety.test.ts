@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { makeTar, makeZip } from './archives.js';
-import { download, type Entry, explain, files, labBucket, seed, summary, tempDir, tree } from './helpers.js';
+import { bytes, download, type Entry, explain, files, labBucket, seed, summary, tempDir, tree } from './helpers.js';
 
 /** Everything below `work` except the input dir itself. */
 async function outside(work: string, inputDir: string): Promise<[string, Entry][]> {
@@ -21,6 +21,7 @@ test('traversal keys and planted symlinks are refused; nothing lands outside the
   await seed(s3, bucket, {
     'job/../../evil.txt': 'evil', 'job/../escape.txt': 'evil', 'job//abs.txt': 'evil', 'job/a/./b.txt': 'evil',
     'job/ok.txt': 'ok', 'job/linkdir/x.txt': 'through a symlink', 'job/victim.txt': 'through a planted part', 'job/target.txt': 'new',
+    'job/big.bin': bytes(300_000, 'big'),
   });
   const work = await tempDir(t, 'safety');
   const dir = join(work, 'deep', 'in');
@@ -30,10 +31,11 @@ test('traversal keys and planted symlinks are refused; nothing lands outside the
   await symlink('../../outside', join(dir, 'linkdir'));
   await symlink('../../outside/victim', join(dir, 'victim.txt.part'));
   await symlink('../../outside/target', join(dir, 'target.txt'));
+  await symlink('../../outside/journal', join(dir, 'big.bin.part.ranges'));
   const before = await outside(work, dir);
 
   const ready = join(work, 'ready.json');
-  const r = await download(lab, ['--input-prefix', `s3://${bucket}/job/`, '--input-dir', dir, '--ready-file', ready]);
+  const r = await download(lab, ['--input-prefix', `s3://${bucket}/job/`, '--input-dir', dir, '--ready-file', ready, '--range-threshold', '100KiB', '--range-size', '64KiB']);
   assert.equal(r.code, 1, explain(r));
   assert.deepEqual(await outside(work, dir), before, 'nothing outside the input dir changed');
   assert.ok(!existsSync(ready), 'no ready marker after a failure');
@@ -43,15 +45,15 @@ test('traversal keys and planted symlinks are refused; nothing lands outside the
   assert.equal(await readFile(join(dir, 'target.txt'), 'utf8'), 'new');
 
   const s = summary(r);
-  assert.equal(s.failed, 6, explain(r));
+  assert.equal(s.failed, 7, explain(r));
   const errors = r.logs.filter((l) => l.level === 'error' && typeof l.uri === 'string').map((l) => `${l.uri} ${l.reason}`);
   for (const [key, why] of [
     ['job/../../evil.txt', /traversal/], ['job/../escape.txt', /traversal/], ['job//abs.txt', /absolute/],
-    ['job/a/./b.txt', /"\." segment/], ['job/linkdir/x.txt', /symlink/], ['job/victim.txt', /symlink/],
+    ['job/a/./b.txt', /"\." segment/], ['job/linkdir/x.txt', /symlink/], ['job/victim.txt', /symlink/], ['job/big.bin', /symlink/],
   ] as const) {
     assert.ok(errors.some((e) => e.startsWith(`s3://${bucket}/${key} `) && why.test(e)), `${key}: ${errors.join('\n')}`);
   }
-  assert.match(String(s.msg), /download FAILED \(6 failed: /);
+  assert.match(String(s.msg), /download FAILED \(7 failed: /);
 });
 
 test('zip-slip, absolute and link entries in archives are refused; safe entries are extracted', async (t) => {
