@@ -96,12 +96,11 @@ export class Progress {
     this.bytesDone += bytes;
   }
 
-  /** a file failed; its bytes leave the totals */
-  fail(bytes: number, movedForIt = 0): void {
+  /** a file failed; it leaves the totals (its attempts' bytes were already taken back via moved(-n)) */
+  fail(bytes: number): void {
     this.failed++;
     this.filesTotal--;
     this.bytesTotal -= bytes;
-    this.bytesDone -= movedForIt;
   }
 
   snapshot(): ProgressSnapshot {
