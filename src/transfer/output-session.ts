@@ -16,7 +16,8 @@ import { createS3Client, errorCode } from './s3-client.js';
 import { parseS3Uri, type S3Location } from './s3-uri.js';
 import { abortStrandedUploads } from './stranded.js';
 import { sendBodiesUnsigned } from './unsigned-payload.js';
-import { Uploader } from './uploader.js';
+import { describe } from './retry.js';
+import { isTransient, Uploader } from './uploader.js';
 
 export interface FinishOptions {
   /** absolute time (Date.now() ms) by which everything must be over, re-read while waiting (SIGTERM may arrive late) */
@@ -119,16 +120,8 @@ export class OutputSession {
     const files = await this.tree.scan();
     if (!incomplete && this.config.deleteRemoved) await this.deleteRemoved(files, cleanup.signal);
     const manifest = this.manifest(files, o, incomplete ? left : []);
-    let manifestOk = false;
-    try {
-      await putManifest(this.client, this.dest.bucket, this.dest.prefix + this.config.manifestKey, manifest, cleanup.signal);
-      manifestOk = true;
-      log.info({ key: this.dest.prefix + this.config.manifestKey, files: manifest.files.length, complete: manifest.complete, jobSuccess: manifest.jobSuccess }, 'manifest uploaded');
-    } catch (err) {
-      log.error({ code: errorCode(err), err: (err as Error).message }, 'could not upload the manifest');
-    } finally {
-      cleanup.dispose();
-    }
+    const manifestOk = await this.putManifestWithRetries(manifest, cleanup.signal);
+    cleanup.dispose();
     await this.journal.close();
     const { files: n, bytes } = this.uploader.totals;
     log.info({ uploaded: n, bytes, failed: manifest.failed.length, pending: manifest.pending.length }, 'final pass done');
@@ -138,6 +131,25 @@ export class OutputSession {
 
   close(): void {
     this.client.destroy();
+  }
+
+  /** The manifest is the last word: a transient failure is retried (1, 2, 4, 8 s) while the deadline allows. */
+  private async putManifestWithRetries(manifest: Manifest, signal: AbortSignal): Promise<boolean> {
+    const key = this.dest.prefix + this.config.manifestKey;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await putManifest(this.client, this.dest.bucket, key, manifest, signal);
+        log.info({ key, files: manifest.files.length, complete: manifest.complete, jobSuccess: manifest.jobSuccess }, 'manifest uploaded');
+        return true;
+      } catch (err) {
+        if (attempt >= 4 || signal.aborted || !isTransient(err)) {
+          log.error({ key, err: describe(err) }, 'could not upload the manifest');
+          return false;
+        }
+        log.warn({ key, err: describe(err), attempt: attempt + 1 }, 'manifest upload failed; retrying');
+        await new Promise((r) => setTimeout(r, 1000 * 2 ** attempt));
+      }
+    }
   }
 
   /** Wait until the queue is empty (true) or the deadline minus the reserve has come (false); say what is pending meanwhile. */
@@ -179,7 +191,7 @@ export class OutputSession {
         await this.journal.remove(rel);
         log.info({ key }, 'deleted an object whose file is gone');
       } catch (err) {
-        log.warn({ key, code: errorCode(err) }, 'could not delete an object whose file is gone (it stays, but is not in the manifest)');
+        log.warn({ key, err: describe(err) }, 'could not delete an object whose file is gone (it stays, but is not in the manifest)');
         if (errorCode(err) === 'AccessDenied' || signal.aborted) return;
       }
     }

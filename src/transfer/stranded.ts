@@ -6,6 +6,7 @@
 // (A bucket lifecycle rule AbortIncompleteMultipartUpload is the backstop; see docs/upload.md.)
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { log } from '../log.js';
+import { describe } from './retry.js';
 import { errorCode } from './s3-client.js';
 
 export async function abortStrandedUploads(client: S3Client, bucket: string, prefix: string, signal?: AbortSignal): Promise<number> {
@@ -32,7 +33,7 @@ export async function abortStrandedUploads(client: S3Client, bucket: string, pre
       uploadIdMarker = page.NextUploadIdMarker;
     }
   } catch (err) {
-    log.warn({ code: errorCode(err), err: (err as Error).message }, 'could not clean up incomplete multipart uploads (needs s3:ListBucketMultipartUploads and s3:AbortMultipartUpload)');
+    log.warn({ err: describe(err) }, 'could not clean up incomplete multipart uploads (needs s3:ListBucketMultipartUploads and s3:AbortMultipartUpload)');
   }
   return aborted;
 }
