@@ -5,9 +5,10 @@
 // own start recorded; the OSD keeps the objects, so the restarted gateway serves the same data.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
@@ -37,13 +38,14 @@ async function answering(endpoint: string): Promise<boolean> {
 
 test('server stopped mid-run: bounded failure with a clear message; restarted: the re-run completes', async (t) => {
   const shared = requireLab(t); // also makes sure the Ceph packages are installed
-  const dirLab = join(await tempDir(t, 'lab2'), 'lab');
+  // not tempDir(): its cleanup would delete the lab's PID files before `stop` could read them
+  const dirLab = await mkdtemp(join(tmpdir(), 's3-sidecar-lab2-'));
   const env = { ...process.env, S3LAB_DIR: dirLab, S3LAB_PORT: String(await freePort()), S3LAB_MON_PORT: String(await freePort()), S3LAB_OIDC: '0' };
-  const started = await run(join(LAB, 'start'), { env, timeout: 300_000 });
   t.after(async () => {
     await run(join(LAB, 'stop'), { env }).catch(() => {});
     await rm(dirLab, { recursive: true, force: true });
   });
+  const started = await run(join(LAB, 'start'), { env, timeout: 300_000 });
   const endpoint = /^export S3LAB_ENDPOINT=(.*)$/m.exec(started.stdout)![1]!;
   const lab: Lab = { ...shared, endpoint, dir: dirLab };
   const rgwPid = () => Number(readFileSync(join(dirLab, 'run', 'client.rgw.a.pid'), 'utf8'));
