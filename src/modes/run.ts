@@ -61,11 +61,27 @@ async function watchAndUpload(config: Config, shutdown: Shutdown, udpAddr: { hos
       deadline: () => shutdown.deadline,
     });
     session.close();
+    if (config.afterJobEnd === 'wait' && end.endedBy !== 'signal') await holdUntilSignal(shutdown, code);
     return code;
   } finally {
     stopDone.abort();
     await health.stop();
     await engine.stop();
+  }
+}
+
+/**
+ * A Kubernetes native sidecar (an init container with restartPolicy: Always) that exits is
+ * restarted by the kubelet, so after its final pass it stays up, still refreshing and serving
+ * credentials to the main container, until the kubelet's SIGTERM.
+ */
+async function holdUntilSignal(shutdown: Shutdown, code: number): Promise<void> {
+  log.info({ exitCode: code }, 'final pass done; serving credentials until SIGTERM (--after-job-end wait)');
+  const keepAlive = setInterval(() => {}, 1 << 30); // signal handlers alone do not keep Node running
+  try {
+    await shutdown.ended;
+  } finally {
+    clearInterval(keepAlive);
   }
 }
 

@@ -84,6 +84,10 @@ export const runOptions = {
     flag: 'done-file', env: 'SIDECAR_DONE_FILE', group: 'run',
     help: 'run: when this file appears the job has ended; do the final pass, write the manifest, exit.',
   }),
+  afterJobEnd: oneOf(['exit', 'wait'] as const, {
+    flag: 'after-job-end', env: 'SIDECAR_AFTER_JOB_END', group: 'run', default: 'exit',
+    help: 'run: after the final pass and manifest, exit (Argo containerSet, plain containers) or wait for SIGTERM while still serving credentials (Kubernetes native sidecars, which are restarted if they exit early).',
+  }),
   progressUdp: str({
     flag: 'progress-udp', env: 'SIDECAR_PROGRESS_UDP', group: 'run', defaultText: '127.0.0.1:6367 with --preset odm',
     help: "Listen for ODM's UDP progress messages (PGUP/...) here; 'off' disables.",
