@@ -10,7 +10,8 @@ import { dataset, describeDataset, MiB, writeTree } from './data.js';
 import { collectGarbage, type BenchLab } from './lab.js';
 import { median } from './report.js';
 import { benchClient, emptyPrefix } from './s3.js';
-import { baseEnv, SIDECAR_CLI } from './tools.js';
+import { SIDECAR_CLI } from './snapshot.js';
+import { baseEnv } from './tools.js';
 import { verifyPrefix } from './verify.js';
 
 export interface OdmLatencyOptions { work: string; home: string; runs: number; quick: boolean; bucket: string }

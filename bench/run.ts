@@ -6,7 +6,6 @@
 // goes first or last, each on a fresh destination, after a `sync` so no one pays for another's
 // writeback.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +19,8 @@ import { runOdmLatency } from './odm-latency.js';
 import { startLatencyProxy, type LatencyProxy } from './proxy.js';
 import { caseTable, type CaseResult, type ToolRuns } from './report.js';
 import { benchClient, emptyPrefix, ensureBucket, seedPrefix } from './s3.js';
-import { ALL_TOOLS, downloadInvocation, extraUploadKeys, SIDECAR_CLI, TOOL_LABEL, uploadInvocation, type Endpoint, type ToolId } from './tools.js';
+import { snapshotSidecar } from './snapshot.js';
+import { ALL_TOOLS, downloadInvocation, extraUploadKeys, TOOL_LABEL, uploadInvocation, type Endpoint, type ToolId } from './tools.js';
 import { verifyPrefix, verifyTree } from './verify.js';
 
 const BUCKET = 'bench';
@@ -67,6 +67,8 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
   const local = join(work, 'data', tc.id);
   const seedPrefixKey = `${tc.id}/seed/`;
   const t0 = Date.now();
+  // whatever an aborted bench or prepare.ts left under the case's prefix would spoil the check
+  await emptyPrefix(s3, BUCKET, `${tc.id}/`);
   if (tc.direction === 'download') await seedPrefix(s3, BUCKET, seedPrefixKey, ds);
   else await writeTree(await freshDir(local), ds);
   say(`${tc.id}: ${ds.files.length} files prepared in ${((Date.now() - t0) / 1000).toFixed(1)} s; load ${load()}`);
@@ -117,18 +119,16 @@ async function main(): Promise<void> {
 }
 
 async function benchAll(): Promise<void> {
-  if (tools.includes('sidecar') && !existsSync(SIDECAR_CLI)) {
-    throw new Error('dist/cli.js is missing: npm run build first (npm run bench does)');
-  }
+  const code = tools.includes('sidecar') ? snapshotSidecar() : 'no s3-sidecar';
   await freshDir(work);
   await mkdir(join(work, 'logs'));
   const home = await freshDir(join(work, 'home'));
-  say(`cases: ${cases.join(', ')}; tools: ${tools.map((t) => TOOL_LABEL[t]).join(' | ')}; ${runs} run(s) each${opts.quick ? ' (quick sizes)' : ''}`);
+  say(`${code}; cases: ${cases.join(', ')}; tools: ${tools.map((t) => TOOL_LABEL[t]).join(' | ')}; ${runs} run(s) each${opts.quick ? ' (quick sizes)' : ''}`);
   say(`starting the bench's own lab server; load ${load()}`);
   const lab = startLab();
   let proxy: LatencyProxy | undefined;
   const tables: string[] = [];
-  const header = (): string => `Measured ${new Date().toISOString()} on ${process.platform} ${process.arch}, node ${process.version}, ` +
+  const header = (): string => `Measured ${new Date().toISOString()} (${code}) on ${process.platform} ${process.arch}, node ${process.version}, ` +
     `load at the end ${load()}; wall = median of ${runs} run(s), CPU = median user+sys, RSS = largest of the runs.`;
   try {
     const s3 = benchClient(lab);

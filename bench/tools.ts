@@ -3,9 +3,9 @@
 // and `aws s3 cp --recursive` at its defaults. Every tool gets the same clean environment: the
 // lab's static keys, a throwaway HOME (no ~/.aws or rclone.conf of the machine leaks in) and no
 // AWS_CA_BUNDLE (it breaks rclone 1.60's S3 backend).
-import { fileURLToPath } from 'node:url';
 import type { BenchLab } from './lab.js';
 import type { Invocation } from './measure.js';
+import { SIDECAR_CLI } from './snapshot.js';
 
 export type ToolId = 'sidecar' | 'rclone' | 'rclone32' | 'awscli';
 
@@ -18,7 +18,6 @@ export const TOOL_LABEL: Record<ToolId, string> = {
 
 export const ALL_TOOLS: ToolId[] = ['sidecar', 'rclone', 'rclone32', 'awscli'];
 
-export const SIDECAR_CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
 export interface Endpoint {
   lab: BenchLab;
