@@ -2,7 +2,7 @@
 // Patterns are matched against the key relative to the input prefix. A pattern without "/"
 // matches the file name at any depth ("*.jpg"), as in rclone and .gitignore; a pattern with
 // "/" is anchored at the prefix ("flight1/**").
-import picomatch from 'picomatch';
+import { globMatcher } from '../util/glob.js';
 import { depthOf } from './keys.js';
 
 /**
@@ -24,19 +24,6 @@ export interface FilterOptions {
 
 /** Returns why a relative key is skipped, or undefined to fetch it. */
 export type KeyFilter = (rel: string) => string | undefined;
-
-/**
- * One predicate for a list of globs. picomatch's own `basename` option applies to every pattern,
- * slashes or not (then "**\/tmp/**" never matches), so the two kinds are compiled apart.
- */
-export function globMatcher(globs: readonly string[]): ((path: string) => boolean) | undefined {
-  if (globs.length === 0) return undefined;
-  const anchored = globs.filter((g) => g.includes('/'));
-  const names = globs.filter((g) => !g.includes('/'));
-  const full = anchored.length ? picomatch(anchored, { dot: true }) : undefined;
-  const base = names.length ? picomatch(names, { dot: true }) : undefined;
-  return (path) => Boolean(full?.(path) || base?.(path.slice(path.lastIndexOf('/') + 1)));
-}
 
 export function makeKeyFilter(opts: FilterOptions): KeyFilter {
   const include = globMatcher(opts.include);

@@ -2,6 +2,7 @@
 // One filter serves the watcher (chokidar `ignored`, so pruned folders cost no inotify watch),
 // the reconcile scan and the uploader, so they can never disagree.
 import picomatch from 'picomatch';
+import { globMatcher } from '../util/glob.js';
 import { ODM_NEVER_DIRS, ODM_PRODUCT_DIRS, ODM_ROOT_FILES, ODM_TEMPORARIES } from './odm.js';
 
 export interface FilterSpec {
@@ -16,17 +17,9 @@ type Matcher = (path: string) => boolean;
 
 const never: Matcher = () => false;
 
-/**
- * Globs as in .gitignore / rclone: one with a slash matches the whole relative path, one without
- * matches the last segment anywhere (`*.tmp`). (picomatch's own `basename` option applies to every
- * pattern, slashes or not, so the split is done here.) dot: ODM and users have dotfiles.
- */
+/** Globs as in .gitignore / rclone (see globMatcher); an empty list matches nothing. */
 function matcher(globs: readonly string[]): Matcher {
-  const full = globs.filter((g) => g.includes('/'));
-  const base = globs.filter((g) => !g.includes('/'));
-  const mFull = full.length ? picomatch(full, { dot: true }) : never;
-  const mBase = base.length ? picomatch(base, { dot: true }) : never;
-  return (path) => mFull(path) || mBase(path.slice(path.lastIndexOf('/') + 1));
+  return globMatcher(globs) ?? never;
 }
 
 export class OutputFilter {
