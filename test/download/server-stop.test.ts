@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,17 +15,11 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { startCli } from '../helpers/cli.js';
 import { adminS3, requireLab, type Lab } from '../helpers/lab.js';
 import { bytes, dlEnv, download, explain, files, seed, sha256, summary, tempDir, tree, until } from './helpers.js';
+import { freePort } from '../helpers/net.js';
 
 const run = promisify(execFile);
 const LAB = new URL('../lab/', import.meta.url).pathname;
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as { port: number };
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 async function answering(endpoint: string): Promise<boolean> {
   try {

@@ -4,24 +4,17 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { runCli, startCli, type Running } from '../helpers/cli.js';
 import { labEnv, requireLab, tempBucket, type Lab } from '../helpers/lab.js';
+import { freePort } from '../helpers/net.js';
 
 const run = promisify(execFile);
 const PROBE = new URL('../../dist/health/probe.js', import.meta.url).pathname;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function poll(url: string, want: number, timeoutMs = 90_000): Promise<{ status: number; body: string }> {
   const deadline = Date.now() + timeoutMs;
