@@ -77,6 +77,7 @@ async function once(lab: BenchLab, s3: S3Client, o: OdmLatencyOptions, run: numb
     return problems.length ? keep(problems.join('; ')) : latency;
   } finally {
     child.kill();
+    await Promise.race([exited, sleep(10_000)]); // its last log lines say how it shut down
     await writeFile(logFile, Buffer.concat(log));
     await emptyPrefix(s3, o.bucket, prefix);
     if (!kept) await rm(project, { recursive: true, force: true });

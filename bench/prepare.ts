@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { TRANSFER_CASES } from './cases.js';
 import { describeDataset, writeTree } from './data.js';
 import { startLab } from './lab.js';
+import { lockBench } from './lock.js';
 import { benchClient, emptyPrefix, ensureBucket, seedPrefix } from './s3.js';
 import { ALL_TOOLS, downloadInvocation, uploadInvocation } from './tools.js';
 
@@ -17,6 +18,8 @@ const tc = TRANSFER_CASES.find((c) => c.id === positionals[0]);
 if (!tc) throw new Error(`usage: prepare.ts <${TRANSFER_CASES.map((c) => c.id).join('|')}> [--quick]`);
 
 const work = '/tmp/s3-sidecar-bench-prepared';
+// not while a bench runs: it would empty that bench's seed prefix
+const unlock = lockBench();
 const lab = startLab();
 const s3 = benchClient(lab);
 const ds = tc.data(values.quick);
@@ -37,3 +40,4 @@ for (const tool of ALL_TOOLS) {
   const env = Object.entries(inv.env).filter(([k]) => k !== 'PATH').map(([k, v]) => `${k}=${v}`).join(' ');
   process.stdout.write(`env ${env} ${inv.cmd} ${inv.args.join(' ')}\n`);
 }
+unlock();

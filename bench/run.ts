@@ -92,9 +92,9 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
         : tc.direction === 'download'
           ? await verifyTree(dir, ds)
           : await verifyPrefix(s3, BUCKET, prefix, ds, extraUploadKeys(tool));
-      const runs = byTool.get(tool)!;
-      runs.samples.push(sample);
-      runs.failures.push(...problems);
+      const record = byTool.get(tool)!;
+      record.samples.push(sample);
+      record.failures.push(...problems);
       say(`${tag}: ${sample.wallS.toFixed(2)} s wall, ${sample.cpuS.toFixed(2)} s CPU, ${sample.maxRssMiB.toFixed(0)} MiB RSS, ` +
         (problems.length ? `NOT VERIFIED: ${problems.join('; ')}` : 'verified'));
       if (tc.direction === 'download') await rm(dir, { recursive: true, force: true });
