@@ -5,7 +5,7 @@ import { keyHint, log, registerSecret } from '../log.js';
 import { metrics } from '../metrics.js';
 import { toCredentialError } from './errors.js';
 import { backoffDelay, refreshDelay } from './refresh-timing.js';
-import { CredentialError, isExpired, type CredentialHolder, type CredentialSource, type Credentials } from './types.js';
+import { CredentialError, isExpired, type CredentialHolder, type CredentialSource, type Credentials, type RefreshStatus } from './types.js';
 
 export interface RefresherOptions {
   source: CredentialSource;
@@ -36,6 +36,7 @@ export class Refresher implements CredentialHolder {
   /** when the next attempt is due: the scheduled refresh, or the retry after a failure */
   private dueAt = 0;
   private failures = 0;
+  private failingSince: Date | undefined;
   private lastError: CredentialError | undefined;
   private timer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -89,6 +90,17 @@ export class Refresher implements CredentialHolder {
     return this.attempt(reason);
   }
 
+  status(): RefreshStatus {
+    const s: RefreshStatus = { failures: this.failures, withinBudget: true };
+    if (this.failures === 0 || !this.lastError) return s;
+    s.failingSince = this.failingSince;
+    s.lastError = { reason: this.lastError.reason, message: this.lastError.message, retryable: this.lastError.retryable };
+    const exp = this.good?.expiration;
+    const belowMinimum = exp !== undefined && exp.getTime() - Date.now() < this.opts.minRemainingMs;
+    s.withinBudget = this.lastError.retryable && !belowMinimum;
+    return s;
+  }
+
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
@@ -119,6 +131,7 @@ export class Refresher implements CredentialHolder {
     registerSecret(c.sessionToken);
     this.good = c;
     this.failures = 0;
+    this.failingSince = undefined;
     this.lastError = undefined;
     const now = Date.now();
     const remainingMs = c.expiration ? c.expiration.getTime() - now : undefined;
@@ -141,6 +154,7 @@ export class Refresher implements CredentialHolder {
   }
 
   private failed(err: CredentialError, reason: string): CredentialError {
+    if (this.failures === 0) this.failingSince = new Date();
     this.failures++;
     this.lastError = err;
     const delay = err.retryable ? backoffDelay({ failures: this.failures, maxMs: this.opts.maxBackoffMs, random: this.random() }) : this.opts.maxBackoffMs;

@@ -37,6 +37,21 @@ export class CredentialError extends Error {
   }
 }
 
+/** How refreshing is going, for readiness (never secrets). */
+export interface RefreshStatus {
+  /** consecutive failed fetches since the last success */
+  failures: number;
+  failingSince?: Date;
+  lastError?: { reason: string; message: string; retryable: boolean };
+  /**
+   * false when the upstream is failing past its retry budget: the error is fatal, or the held
+   * credentials have dropped below the lifetime the refresher promises to keep
+   * (--refresh-min-remaining) while fetches keep failing. Clients start refreshing in that
+   * window (botocore at 15 min left), so the sidecar is degraded before anything expires.
+   */
+  withinBudget: boolean;
+}
+
 /** What the modes and transfer code need from the refresher. */
 export interface CredentialHolder {
   /** current credentials if still valid (not expired), else undefined */
@@ -45,6 +60,8 @@ export interface CredentialHolder {
   provider(): Promise<Credentials>;
   /** force a refresh now (e.g. after ExpiredToken); concurrent callers share one in-flight call */
   refreshNow(reason: string): Promise<Credentials>;
+  /** how refreshing is going (optional: static holders have nothing to report) */
+  status?(): RefreshStatus;
 }
 
 export function isExpired(c: Credentials | undefined, skewMs = 0, now = Date.now()): boolean {

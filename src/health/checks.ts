@@ -30,6 +30,16 @@ export function credentialsCheck(holder: CredentialHolder): ReadinessCheck {
         detail.expiresAt = c.expiration.toISOString();
         detail.expiresInSeconds = Math.round((c.expiration.getTime() - Date.now()) / 1000);
       }
+      const status = holder.status?.();
+      if (status && status.failures > 0) {
+        detail.refreshFailures = status.failures;
+        if (status.failingSince) detail.refreshFailingSince = status.failingSince.toISOString();
+        if (status.lastError) detail.lastRefreshError = status.lastError.reason;
+      }
+      if (status && !status.withinBudget) {
+        const why = status.lastError?.retryable === false ? 'with an error retrying will not fix' : 'past its retry budget';
+        return { ok: false, reason: `credential refresh failing ${why} (${status.failures} attempts, last: ${status.lastError?.message ?? 'unknown'}); the held credentials still work until ${detail.expiresAt ?? 'they expire'}`, detail };
+      }
       return { ok: true, detail };
     }
     const reason = last?.expiration

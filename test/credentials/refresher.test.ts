@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config.js';
 import { Refresher } from '../../src/credentials/refresher.js';
 import { fromControlPlane } from '../../src/credentials/sources/control-plane.js';
 import { CredentialError, type Credentials } from '../../src/credentials/types.js';
+import { credentialsCheck } from '../../src/health/checks.js';
 import { metrics } from '../../src/metrics.js';
 import { createS3Client } from '../../src/transfer/s3-client.js';
 import { requireLab, tempBucket } from '../helpers/lab.js';
@@ -123,4 +124,38 @@ test("the daemon's S3 client: a session S3 rejects is refreshed once and the req
   const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
   assert.equal(out.$metadata.httpStatusCode, 200);
   assert.equal(cp.calls, 2, 'one forced refresh');
+});
+
+test('readiness: ready through a short outage, not ready once the upstream fails past its budget or fatally; ready again after recovery', async (t) => {
+  const lab = requireLab(t);
+  const cp = await startControlPlane(t, lab, { dir: tmp(), lifetimeSec: 60 });
+  // the refresher promises 50 s of the 60 s lifetime: after ~10 s without a refresh it is past its budget
+  const r = new Refresher({ source: fromControlPlane({ url: cp.url, tokenFile: cp.tokenFile, retries: 0 }), sourceName: 'control-plane', minRemainingMs: 50_000, maxBackoffMs: 1_000, loop: false });
+  t.after(() => r.stop());
+  const check = credentialsCheck(r);
+  await r.start();
+  assert.equal((await check()).ok, true);
+
+  cp.failWith = 500;
+  await assert.rejects(r.refreshNow('test'));
+  const early = await check();
+  assert.equal(early.ok, true, 'a retryable failure with plenty of lifetime left is not an outage yet');
+  assert.equal(early.detail?.refreshFailures, 1);
+
+  await until('the held credentials to drop below the promised lifetime', () => r.status().withinBudget === false, 30_000);
+  const late = await check();
+  assert.equal(late.ok, false);
+  assert.match(late.reason!, /past its retry budget.*still work until/);
+
+  cp.failWith = undefined;
+  await sleep(1_100); // past the backoff
+  await r.refreshNow('test');
+  assert.equal((await check()).ok, true);
+
+  cp.failWith = 401;
+  await sleep(1_100);
+  await assert.rejects(r.refreshNow('test'));
+  const fatal = await check();
+  assert.equal(fatal.ok, false);
+  assert.match(fatal.reason!, /retrying will not fix/);
 });
