@@ -11,6 +11,7 @@ import { log } from '../log.js';
 import { OutputFilter } from '../watch/filter.js';
 import { Journal } from './journal.js';
 import { mtimeIso, putManifest, type Manifest } from './manifest.js';
+import { ObjectPutter } from './object-put.js';
 import { OutputTree, sameSig, type LocalFile } from './output-tree.js';
 import { createS3Client, errorCode } from './s3-client.js';
 import { parseS3Uri, type S3Location } from './s3-uri.js';
@@ -39,11 +40,12 @@ export class OutputSession {
     readonly root: string,
     readonly dest: S3Location,
     readonly client: S3Client,
+    readonly putter: ObjectPutter,
     readonly tree: OutputTree,
     readonly journal: Journal,
   ) {
     this.uploader = new Uploader({
-      client, bucket: dest.bucket, prefix: dest.prefix, tree, journal,
+      client, putter, bucket: dest.bucket, prefix: dest.prefix, tree, journal,
       settings: {
         partSize: config.partSize, maxParts: config.maxParts, multipartThreshold: config.multipartThreshold,
         partConcurrency: config.partConcurrency, verify: config.verifyUploads,
@@ -73,10 +75,13 @@ export class OutputSession {
       socketTimeoutMs: 120_000,
     });
     if (!config.signPayload) sendBodiesUnsigned(client);
+    const putter = new ObjectPutter(config, holder, {
+      maxSockets: config.uploadConcurrency, socketTimeoutMs: 120_000, maxAttempts: 3, signPayload: config.signPayload,
+    });
     log.info({ outputDir: root, destination: `s3://${dest.bucket}/${dest.prefix}`, preset: config.preset, journal: journalPath, alreadyUploaded: journal.size }, 'output session started');
     // Nothing of ours is in flight yet: whatever is incomplete was left by an earlier run.
     await abortStrandedUploads(client, dest.bucket, dest.prefix);
-    return new OutputSession(config, root, dest, client, new OutputTree(root, filter), journal);
+    return new OutputSession(config, root, dest, client, putter, new OutputTree(root, filter), journal);
   }
 
   /** Scan the whole tree and queue every file that is new or changed since its journal entry. */
@@ -131,6 +136,7 @@ export class OutputSession {
 
   close(): void {
     this.client.destroy();
+    this.putter.destroy();
   }
 
   /** The manifest is the last word: a transient failure is retried (1, 2, 4, 8 s) while the deadline allows. */

@@ -1,6 +1,6 @@
 // Upload one local file to one key, and prove it landed.
-// - Small files: one PutObject from a Buffer; we compute the CRC32 once and send it, so the SDK
-//   does not hash again and the server (AWS, MinIO) verifies it.
+// - Small files: one lean signed PUT (object-put.ts) from a Buffer; we compute the CRC32 once
+//   and send it, and the server (AWS, MinIO) verifies it.
 // - Large files: @aws-sdk/lib-storage Upload from a bounded file stream (exactly the size we
 //   stat'ed), parts sized to stay within --max-parts; the SDK sends a CRC32 per part.
 // - Afterwards a multipart object is checked with HeadObject (size, part count, checksum when
@@ -9,12 +9,19 @@
 //   we make sure its in-flight requests are cut first, so nothing is left to strand parts).
 import { Transform, type TransformCallback } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import { AbortMultipartUploadCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import mime from 'mime-types';
 import { log } from '../log.js';
 import type { BufferPool } from './buffer-pool.js';
+import type { ObjectPutter } from './object-put.js';
 import { openForUpload } from './output-tree.js';
+
+/** Small files go through the lean putter; multipart uploads and HeadObject through the SDK. */
+export interface UploadClients {
+  client: S3Client;
+  putter: ObjectPutter;
+}
 
 export interface UploadTarget {
   bucket: string;
@@ -122,20 +129,20 @@ export function isMultipart(size: number, s: Pick<UploadSettings, 'multipartThre
   return size >= s.multipartThreshold && size > MIN_PART;
 }
 
-export async function uploadFile(client: S3Client, t: UploadTarget, s: UploadSettings, hooks: UploadHooks = {}): Promise<UploadOutcome> {
-  return isMultipart(t.size, s) ? uploadMultipart(client, t, s, hooks) : uploadSingle(client, t, s, hooks);
+export async function uploadFile(c: UploadClients, t: UploadTarget, s: UploadSettings, hooks: UploadHooks = {}): Promise<UploadOutcome> {
+  return isMultipart(t.size, s) ? uploadMultipart(c.client, t, s, hooks) : uploadSingle(c, t, s, hooks);
 }
 
-async function uploadSingle(client: S3Client, t: UploadTarget, s: UploadSettings, hooks: UploadHooks): Promise<UploadOutcome> {
+async function uploadSingle(c: UploadClients, t: UploadTarget, s: UploadSettings, hooks: UploadHooks): Promise<UploadOutcome> {
   const buf = hooks.buffers ? hooks.buffers.take(t.size) : Buffer.allocUnsafe(t.size);
   try {
-    return await putFromBuffer(client, t, s, hooks, buf.subarray(0, t.size));
+    return await putFromBuffer(c, t, s, hooks, buf.subarray(0, t.size));
   } finally {
     hooks.buffers?.give(buf);
   }
 }
 
-async function putFromBuffer(client: S3Client, t: UploadTarget, s: UploadSettings, hooks: UploadHooks, body: Buffer): Promise<UploadOutcome> {
+async function putFromBuffer(c: UploadClients, t: UploadTarget, s: UploadSettings, hooks: UploadHooks, body: Buffer): Promise<UploadOutcome> {
   const fh = await openLocal(t.path);
   try {
     let off = 0;
@@ -150,12 +157,10 @@ async function putFromBuffer(client: S3Client, t: UploadTarget, s: UploadSetting
     await fh.close();
   }
   const crc = crc32Base64(crc32(body));
-  const res = await client.send(new PutObjectCommand({
-    Bucket: t.bucket, Key: t.key, Body: body, ContentLength: t.size, ContentType: contentTypeFor(t.key), ChecksumCRC32: crc,
-  }), { abortSignal: hooks.signal });
-  if (res.ChecksumCRC32 && res.ChecksumCRC32 !== crc) throw new VerifyError(t.key, `checksum ${res.ChecksumCRC32}, sent ${crc}`);
-  let etag = res.ETag ?? '';
-  if (s.verify === 'all' || !etag) etag = await verify(client, t, 0, crc, hooks.signal);
+  const res = await c.putter.put({ bucket: t.bucket, key: t.key, body, contentType: contentTypeFor(t.key), crc32: crc }, hooks.signal);
+  if (res.crc32 && res.crc32 !== crc) throw new VerifyError(t.key, `checksum ${res.crc32}, sent ${crc}`);
+  let etag = res.etag ?? '';
+  if (s.verify === 'all' || !etag) etag = await verify(c.client, t, 0, crc, hooks.signal);
   return { etag, crc32: crc, parts: 0 };
 }
 

@@ -9,6 +9,7 @@ import { metrics } from '../metrics.js';
 import { describe } from './retry.js';
 import { errorCode, httpStatus } from './s3-client.js';
 import { BufferPool } from './buffer-pool.js';
+import type { ObjectPutter } from './object-put.js';
 import { ByteBudget } from './byte-budget.js';
 import type { Journal } from './journal.js';
 import { keyFor, sameSig, type FileSig, type LocalFile, type OutputTree } from './output-tree.js';
@@ -16,6 +17,8 @@ import { FileChangedError, isMultipart, LocalFileError, partSizeFor, uploadFile,
 
 export interface UploaderOptions {
   client: S3Client;
+  /** small files' PUTs */
+  putter: ObjectPutter;
   bucket: string;
   prefix: string;
   tree: OutputTree;
@@ -225,7 +228,7 @@ export class Uploader {
     const started = performance.now();
     try {
       if (signal.aborted) throw signal.reason;
-      const out = await uploadFile(this.o.client, { bucket: this.o.bucket, key, path: file.path, size: file.sig.size }, s, {
+      const out = await uploadFile(this.o, { bucket: this.o.bucket, key, path: file.path, size: file.sig.size }, s, {
         signal,
         buffers: this.buffers,
         onPart: (part, loaded, total) => log.debug({ key, part, loaded, total }, 'part uploaded'),

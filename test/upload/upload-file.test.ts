@@ -7,14 +7,15 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { crc32 } from 'node:zlib';
-import { CreateMultipartUploadCommand, HeadObjectCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, HeadObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { loadConfig } from '../../src/config.js';
 import type { CredentialHolder, Credentials } from '../../src/credentials/types.js';
 import { createS3Client } from '../../src/transfer/s3-client.js';
 import { abortStrandedUploads } from '../../src/transfer/stranded.js';
 import { sendBodiesUnsigned } from '../../src/transfer/unsigned-payload.js';
-import { FileChangedError, uploadFile, type UploadSettings } from '../../src/transfer/upload.js';
+import { ObjectPutter } from '../../src/transfer/object-put.js';
+import { FileChangedError, uploadFile, type UploadClients, type UploadSettings } from '../../src/transfer/upload.js';
 import type { Lab } from '../helpers/lab.js';
 import { getBytes, incompleteUploads, labFixture, sha256, tmpDir } from './helpers/s3-check.js';
 
@@ -26,12 +27,14 @@ function staticHolder(lab: Lab): CredentialHolder {
   return { current: () => c, provider: async () => c, refreshNow: async () => c };
 }
 
-function sidecarClient(t: TestContext, lab: Lab): S3Client {
+/** The SDK client (multipart, HeadObject) and the lean putter (small files), as the output session builds them. */
+function sidecarClients(t: TestContext, lab: Lab): UploadClients {
   const config = loadConfig('upload', ['--endpoint-url', lab.endpoint, '--region', lab.region], {});
   const client = createS3Client(config, staticHolder(lab), { maxSockets: 8 });
   sendBodiesUnsigned(client);
-  t.after(() => client.destroy());
-  return client;
+  const putter = new ObjectPutter(config, staticHolder(lab), { maxSockets: 8, socketTimeoutMs: 30_000, signPayload: false });
+  t.after(() => { client.destroy(); putter.destroy(); });
+  return { client, putter };
 }
 
 function file(t: TestContext, bytes: number): { path: string; data: Buffer } {
@@ -46,16 +49,16 @@ const crcB64 = (b: Buffer) => { const o = Buffer.alloc(4); o.writeUInt32BE(crc32
 
 test('small file: one PutObject with our CRC32; large file: multipart, verified by HeadObject, bytes identical', async (t) => {
   const { lab, s3: admin, bucket } = await labFixture(t, 'upfile');
-  const client = sidecarClient(t, lab);
+  const c = sidecarClients(t, lab);
 
   const small = file(t, 300 * 1024);
-  const s = await uploadFile(client, { bucket, key: 'small.bin', path: small.path, size: small.data.length }, SETTINGS);
+  const s = await uploadFile(c, { bucket, key: 'small.bin', path: small.path, size: small.data.length }, SETTINGS);
   assert.equal(s.parts, 0);
   assert.equal(s.crc32, crcB64(small.data));
   assert.equal(sha256(await getBytes(admin, bucket, 'small.bin')), sha256(small.data));
 
   const big = file(t, 23 * MiB + 123);
-  const b = await uploadFile(client, { bucket, key: 'dir/big.tif', path: big.path, size: big.data.length }, SETTINGS);
+  const b = await uploadFile(c, { bucket, key: 'dir/big.tif', path: big.path, size: big.data.length }, SETTINGS);
   assert.equal(b.parts, 5);
   assert.match(b.etag, /-5"$/, 'the ETag from HeadObject, not the empty one RGW returns from Complete');
   assert.equal(b.crc32, crcB64(big.data));
@@ -75,18 +78,18 @@ test('lib-storage #7382: an fs.createReadStream body larger than partSize upload
 
 test('lib-storage #8299: a file that shrinks mid-upload (part-count check fails) leaves no incomplete multipart upload', async (t) => {
   const { lab, s3: admin, bucket } = await labFixture(t, 'ls8299');
-  const client = sidecarClient(t, lab);
+  const c = sidecarClients(t, lab);
   const f = file(t, 12 * MiB);
   // we stat'ed 23 MiB; by the time it is read only 12 MiB are left (ODM truncated and rewrote it)
-  await assert.rejects(uploadFile(client, { bucket, key: 'shrunk.tif', path: f.path, size: 23 * MiB }, SETTINGS), FileChangedError);
+  await assert.rejects(uploadFile(c, { bucket, key: 'shrunk.tif', path: f.path, size: 23 * MiB }, SETTINGS), FileChangedError);
   assert.deepEqual(await incompleteUploads(admin, bucket), []);
 });
 
 test('a part the server rejects fails the upload, and the multipart upload is aborted', async (t) => {
   const { lab, s3: admin, bucket } = await labFixture(t, 'badpart');
-  const client = sidecarClient(t, lab);
+  const c = sidecarClients(t, lab);
   // Not a mock: part 3 goes out with a wrong Content-MD5, and the real server refuses it (BadDigest).
-  client.middlewareStack.add((next, ctx) => async (args) => {
+  c.client.middlewareStack.add((next, ctx) => async (args) => {
     const input = args.input as { PartNumber?: number };
     if (ctx.commandName === UploadPartCommand.name && input.PartNumber === 3) {
       (args.request as { headers: Record<string, string> }).headers['content-md5'] = 'AAAAAAAAAAAAAAAAAAAAAA==';
@@ -94,7 +97,7 @@ test('a part the server rejects fails the upload, and the multipart upload is ab
     return next(args);
   }, { step: 'build', name: 'corruptPart3' });
   const f = file(t, 16 * MiB);
-  const err = await uploadFile(client, { bucket, key: 'bad.bin', path: f.path, size: f.data.length }, SETTINGS).then(() => undefined, (e: unknown) => e);
+  const err = await uploadFile(c, { bucket, key: 'bad.bin', path: f.path, size: f.data.length }, SETTINGS).then(() => undefined, (e: unknown) => e);
   assert.ok(err instanceof Error, 'the upload failed');
   assert.equal((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode, 400);
   assert.deepEqual(await incompleteUploads(admin, bucket), []);
@@ -102,11 +105,11 @@ test('a part the server rejects fails the upload, and the multipart upload is ab
 
 test('cancel mid-upload: parts in flight are cut, the multipart upload is aborted, nothing is left', async (t) => {
   const { lab, s3: admin, bucket } = await labFixture(t, 'cancel');
-  const client = sidecarClient(t, lab);
+  const c = sidecarClients(t, lab);
   const f = file(t, 40 * MiB);
   const ac = new AbortController();
   let parts = 0;
-  const err = await uploadFile(client, { bucket, key: 'cancelled.bin', path: f.path, size: f.data.length }, { ...SETTINGS, partConcurrency: 1 }, {
+  const err = await uploadFile(c, { bucket, key: 'cancelled.bin', path: f.path, size: f.data.length }, { ...SETTINGS, partConcurrency: 1 }, {
     signal: ac.signal,
     onPart: () => { if (++parts === 1) ac.abort(new Error('file changed')); },
   }).then(() => undefined, (e: unknown) => e);
@@ -119,8 +122,8 @@ test('an upload stranded by a dead client is found and aborted by the sweep', as
   const { lab, s3: admin, bucket } = await labFixture(t, 'sweep');
   await admin.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'job/left-behind.tif' }));
   await admin.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'other-job/not-ours.tif' }));
-  const client = sidecarClient(t, lab);
-  assert.equal(await abortStrandedUploads(client, bucket, 'job/'), 1);
+  const c = sidecarClients(t, lab);
+  assert.equal(await abortStrandedUploads(c.client, bucket, 'job/'), 1);
   assert.deepEqual(await incompleteUploads(admin, bucket), ['other-job/not-ours.tif']);
-  await abortStrandedUploads(client, bucket, 'other-job/');
+  await abortStrandedUploads(c.client, bucket, 'other-job/');
 });
