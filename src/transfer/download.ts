@@ -17,6 +17,7 @@ import { APPEND_NOFOLLOW, CREATE_NOFOLLOW, UnsafePathError, WRITE_NOFOLLOW } fro
 import { VerifyError, withRetries, type RetryContext } from './retry.js';
 import { FileSink, type FileSinkOptions } from './file-sink.js';
 import type { GetResponse, ObjectGetter } from './object-get.js';
+import { gatherBody, SMALL_OBJECT_BYTES, writeSmallFile } from './small-file.js';
 import { md5File, plainMd5 } from './verify.js';
 
 export interface ObjectMeta {
@@ -96,28 +97,52 @@ async function finish(part: string, target: string, lastModified: Date | undefin
 }
 
 async function fetchWhole(ctx: FetchContext, meta: ObjectMeta, target: string): Promise<FetchResult> {
-  const part = partPath(target);
   // ask the store for its checksum only when there is one and no MD5 to check instead
   const useChecksum = meta.checksumAlgorithm !== undefined && plainMd5(meta.etag) === undefined;
   const res: Fetched = useChecksum ? await sdkGet(ctx, meta) : await ctx.getter.get({ bucket: meta.bucket, key: meta.key }, ctx.retry.signal);
   ctx.retry.watch.answered();
   const expected = res.contentLength ?? meta.size;
   const md5 = plainMd5(res.etag);
+  const verified = md5 ? 'md5' : res.checksum ? 'checksum' : 'size';
+  if (expected < SMALL_OBJECT_BYTES) {
+    await fetchSmall(ctx, res.body, expected, md5, partPath(target), target, meta.lastModified ?? res.lastModified);
+    return { bytes: expected, resumedBytes: 0, verified };
+  }
+  const part = partPath(target);
   let received = 0;
   const onBytes = (n: number) => { received += n; ctx.onBytes(n); };
   try {
     const sink = await streamToFile(res.body, part, CREATE_NOFOLLOW, { hash: md5 ? createHash('md5') : undefined, onBytes });
-    if (sink.bytes !== expected) throw new VerifyError(`short body: got ${sink.bytes} of ${expected} bytes`);
-    if (md5) {
-      const got = sink.digest();
-      if (got !== md5) throw new VerifyError(`MD5 mismatch: body hashes to ${got}, ETag says ${md5}`);
-    }
+    checkBody(sink.bytes, expected, md5, () => sink.digest());
   } catch (err) {
     ctx.onBytes(-received);
     throw err;
   }
   await finish(part, target, meta.lastModified ?? res.lastModified);
-  return { bytes: received, resumedBytes: 0, verified: md5 ? 'md5' : res.checksum ? 'checksum' : 'size' };
+  return { bytes: received, resumedBytes: 0, verified };
+}
+
+/** A small body: gathered, checked in memory, then written whole (small-file.ts); progress counts it once it is in place. */
+async function fetchSmall(ctx: FetchContext, body: Readable, expected: number, md5: string | undefined, part: string, target: string, mtime: Date | undefined): Promise<void> {
+  const chunks = await gatherBody(body, expected);
+  let bytes = 0;
+  const hash = md5 ? createHash('md5') : undefined;
+  for (const c of chunks) {
+    bytes += c.length;
+    hash?.update(c);
+  }
+  checkBody(bytes, expected, md5, () => hash?.digest('hex'));
+  await writeSmallFile(part, target, chunks, bytes, mtime);
+  ctx.onBytes(bytes);
+}
+
+/** Throws a VerifyError (retried) unless the body has the announced length and, when there is one, the ETag's MD5. */
+function checkBody(bytes: number, expected: number, md5: string | undefined, digest: () => string | undefined): void {
+  if (bytes !== expected) throw new VerifyError(`short body: got ${bytes} of ${expected} bytes`);
+  if (md5) {
+    const got = digest();
+    if (got !== md5) throw new VerifyError(`MD5 mismatch: body hashes to ${got}, ETag says ${md5}`);
+  }
 }
 
 /** A GET's answer; `checksum`: the SDK validated the store's own checksum of the body. */
