@@ -15,7 +15,7 @@ import mime from 'mime-types';
 import { log } from '../log.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { ObjectPutter } from './object-put.js';
-import { openForUpload } from './output-tree.js';
+import { openForUpload, sameSig, sigOf, type FileSig } from './output-tree.js';
 
 /** Small files go through the lean putter; multipart uploads and HeadObject through the SDK. */
 export interface UploadClients {
@@ -30,6 +30,12 @@ export interface UploadTarget {
   path: string;
   /** bytes to send: the size the caller stat'ed (a file that shrinks fails, one that grows is cut here) */
   size: number;
+  /**
+   * The signature the caller stat'ed. A single-request upload holds the whole body in memory, so
+   * an fstat right after the read proves the bytes sent are this version (else FileChangedError,
+   * before anything is sent) and no stat after the upload is needed.
+   */
+  sig?: FileSig;
 }
 
 export interface UploadSettings {
@@ -50,6 +56,8 @@ export interface UploadOutcome {
   crc32: string;
   /** 0 for a single PutObject */
   parts: number;
+  /** the bytes sent were proven to be `sig`'s version (see UploadTarget.sig) */
+  sigChecked: boolean;
 }
 
 /** The local file changed under us (shorter than stat'ed): upload it again once it is stable. */
@@ -153,6 +161,10 @@ async function putFromBuffer(c: UploadClients, t: UploadTarget, s: UploadSetting
       if (bytesRead === 0) throw new FileChangedError(t.path, `${off} of ${t.size} bytes left`);
       off += bytesRead;
     }
+    if (t.sig) {
+      const now = sigOf(await fh.stat({ bigint: true }));
+      if (!sameSig(now, t.sig)) throw new FileChangedError(t.path, 'size or mtime moved on while it was read');
+    }
   } finally {
     await fh.close();
   }
@@ -161,7 +173,7 @@ async function putFromBuffer(c: UploadClients, t: UploadTarget, s: UploadSetting
   if (res.crc32 && res.crc32 !== crc) throw new VerifyError(t.key, `checksum ${res.crc32}, sent ${crc}`);
   let etag = res.etag ?? '';
   if (s.verify === 'all' || !etag) etag = await verify(c.client, t, 0, crc, hooks.signal);
-  return { etag, crc32: crc, parts: 0 };
+  return { etag, crc32: crc, parts: 0, sigChecked: t.sig !== undefined };
 }
 
 /** Counts and CRCs the bytes on their way from the file to lib-storage (one pass, no copy). */
@@ -219,7 +231,7 @@ async function uploadMultipart(client: S3Client, t: UploadTarget, s: UploadSetti
   const crc = crc32Base64(tap.crc);
   const parts = Math.ceil(t.size / partSize);
   const etag = await verify(client, t, parts, crc, hooks.signal);
-  return { etag, crc32: crc, parts };
+  return { etag, crc32: crc, parts, sigChecked: false };
 }
 
 /**

@@ -162,7 +162,7 @@ export class Uploader {
     this.active.set(rel, { ac, done: new Promise((r) => (finish = r)) });
     this.gauge();
     try {
-      await this.attempts(rel, ac.signal, Date.now() - q.at < FRESH_MS ? q.seen : undefined);
+      await this.attempts(rel, ac.signal, this.trusted(q));
     } catch (err) {
       log.error({ err, path: rel }, 'internal error while uploading');
       this.failed.set(rel, (err as Error).message);
@@ -172,6 +172,15 @@ export class Uploader {
       if (this.again.delete(rel)) this.enqueue(rel);
       this.checkIdle();
     }
+  }
+
+  /**
+   * The caller's stat, if it may stand in for the uploader's own: when fresh, or at any age for a
+   * single-request upload, whose read is checked against it (a change costs no upload at all).
+   */
+  private trusted(q: { seen?: LocalFile; at: number }): LocalFile | undefined {
+    if (!q.seen) return undefined;
+    return Date.now() - q.at < FRESH_MS || !isMultipart(q.seen.sig.size, this.o.settings) ? q.seen : undefined;
   }
 
   private async attempts(rel: string, signal: AbortSignal, seen: LocalFile | undefined): Promise<void> {
@@ -228,14 +237,17 @@ export class Uploader {
     const started = performance.now();
     try {
       if (signal.aborted) throw signal.reason;
-      const out = await uploadFile(this.o, { bucket: this.o.bucket, key, path: file.path, size: file.sig.size }, s, {
+      const out = await uploadFile(this.o, { bucket: this.o.bucket, key, path: file.path, size: file.sig.size, sig: file.sig }, s, {
         signal,
         buffers: this.buffers,
         onPart: (part, loaded, total) => log.debug({ key, part, loaded, total }, 'part uploaded'),
       });
       // Landed; but if the file moved on while we read it, S3 holds a mix: upload again.
-      const now = await this.o.tree.stat(file.rel);
-      if (!now || !sameSig(now.sig, file.sig)) throw new FileChangedError(file.rel, 'size or mtime moved on');
+      // (A single request's read was already checked; a later change is the watcher's to see.)
+      if (!out.sigChecked) {
+        const now = await this.o.tree.stat(file.rel);
+        if (!now || !sameSig(now.sig, file.sig)) throw new FileChangedError(file.rel, 'size or mtime moved on');
+      }
       await this.o.journal.record(file.rel, { ...file.sig, crc32: out.crc32, etag: out.etag, at: new Date().toISOString() });
       const secs = (performance.now() - started) / 1000;
       this.totals.files++;
