@@ -128,6 +128,7 @@ class Prefetch {
   private readonly archives: PendingArchive[] = [];
   /** an empty target dir needs no "is it already there?" lstat per object */
   private fresh = false;
+  private readonly debug = log.isLevelEnabled('debug');
 
   constructor(private readonly input: PrefetchInput) {
     const c = input.config;
@@ -273,7 +274,7 @@ class Prefetch {
         return true;
       }
       await this.dirs.ensure(segments.slice(0, -1));
-      const started = Date.now();
+      const started = this.debug ? Date.now() : 0;
       const r = await fetchObject(this.fetch, meta, target);
       this.s.downloaded++;
       this.s.bytesDownloaded += r.bytes;
@@ -281,7 +282,8 @@ class Prefetch {
       progress.done(r.resumedBytes);
       metrics.bytesTotal.inc({ direction: 'download' }, r.bytes);
       metrics.objectsTotal.inc({ direction: 'download' });
-      log.debug({ key: meta.key, path: segments.join('/'), bytes: r.bytes, verified: r.verified, ms: Date.now() - started }, 'fetched');
+      // built only when asked for: at info level this line would cost an object and a join per file
+      if (this.debug) log.debug({ key: meta.key, path: segments.join('/'), bytes: r.bytes, verified: r.verified, ms: Date.now() - started }, 'fetched');
       return true;
     } catch (err) {
       if (this.input.signal.aborted) {
