@@ -7,17 +7,13 @@ import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../src/config.js';
-import type { CredentialHolder, Credentials } from '../../src/credentials/types.js';
+import type { CredentialHolder } from '../../src/credentials/types.js';
 import { ObjectPutter } from '../../src/transfer/object-put.js';
 import { errorCode, httpStatus } from '../../src/transfer/s3-client.js';
 import { crc32Base64 } from '../../src/transfer/upload.js';
 import type { Lab } from '../helpers/lab.js';
+import { expiringHolder, staticHolder } from './helpers/holders.js';
 import { getBytes, labFixture, sha256 } from './helpers/s3-check.js';
-
-function staticHolder(lab: Lab): CredentialHolder {
-  const c: Credentials = { accessKeyId: lab.accessKey, secretAccessKey: lab.secretKey, source: 'static' };
-  return { current: () => c, provider: async () => c, refreshNow: async () => c };
-}
 
 function putter(lab: Lab, holder: CredentialHolder, signPayload = false): ObjectPutter {
   const config = loadConfig('upload', ['--endpoint-url', lab.endpoint, '--region', lab.region], {});
@@ -66,22 +62,11 @@ test('lean PUT: errors are shaped like the SDK\'s; a fatal one is not retried', 
 
 test('lean PUT: a session rejected as expired is refreshed once and the request retried', async (t) => {
   const { lab, s3: admin, bucket } = await labFixture(t, 'put-exp');
-  // the held credentials are at the end of their life (and the server refuses them: 403)
-  let current: Credentials = { accessKeyId: lab.accessKey, secretAccessKey: 'expired-secret-000000000000000000000000', source: 'test', expiration: new Date(Date.now() + 20_000) };
-  let refreshes = 0;
-  const holder: CredentialHolder = {
-    current: () => current,
-    provider: async () => current,
-    refreshNow: async () => {
-      refreshes++;
-      current = { accessKeyId: lab.accessKey, secretAccessKey: lab.secretKey, source: 'test' };
-      return current;
-    },
-  };
+  const holder = expiringHolder(lab);
   const p = putter(lab, holder);
   t.after(() => p.destroy());
   const data = Buffer.from('fresh');
   await p.put({ bucket, key: 'k', body: data, contentType: 'text/plain', crc32: crc32Base64(crc32(data)) });
-  assert.equal(refreshes, 1);
+  assert.equal(holder.refreshes, 1);
   assert.equal((await getBytes(admin, bucket, 'k')).toString(), 'fresh');
 });

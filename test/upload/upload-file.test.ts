@@ -10,22 +10,17 @@ import { crc32 } from 'node:zlib';
 import { CreateMultipartUploadCommand, HeadObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { loadConfig } from '../../src/config.js';
-import type { CredentialHolder, Credentials } from '../../src/credentials/types.js';
 import { createS3Client } from '../../src/transfer/s3-client.js';
 import { abortStrandedUploads } from '../../src/transfer/stranded.js';
 import { sendBodiesUnsigned } from '../../src/transfer/unsigned-payload.js';
 import { ObjectPutter } from '../../src/transfer/object-put.js';
 import { FileChangedError, uploadFile, type UploadClients, type UploadSettings } from '../../src/transfer/upload.js';
 import type { Lab } from '../helpers/lab.js';
+import { staticHolder } from './helpers/holders.js';
 import { getBytes, incompleteUploads, labFixture, sha256, tmpDir } from './helpers/s3-check.js';
 
 const MiB = 1024 * 1024;
 const SETTINGS: UploadSettings = { partSize: 5 * MiB, maxParts: 10_000, multipartThreshold: 5 * MiB + 1, partConcurrency: 2, verify: 'multipart' };
-
-function staticHolder(lab: Lab): CredentialHolder {
-  const c: Credentials = { accessKeyId: lab.accessKey, secretAccessKey: lab.secretKey, source: 'test' };
-  return { current: () => c, provider: async () => c, refreshNow: async () => c };
-}
 
 /** The SDK client (multipart, HeadObject) and the lean putter (small files), as the output session builds them. */
 function sidecarClients(t: TestContext, lab: Lab): UploadClients {
