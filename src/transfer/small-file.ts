@@ -56,7 +56,9 @@ export function writeSmallFile(part: string, target: string, chunks: Buffer[], l
         if (written < length) write([Buffer.concat(chunks).subarray(written)]);
         else stamp();
       });
-      write(chunks);
+      // an object emptied between the listing and the GET: an empty file, as the streaming path writes
+      if (length === 0) stamp();
+      else write(chunks);
     });
   });
 }

@@ -1,0 +1,54 @@
+// The small-object write path on its own (no server needed: the download tests exercise it
+// against the real one for every object below 1 MiB). Here: the edges a real server rarely
+// produces on demand — a body longer than announced, a cut connection, an object emptied between
+// the listing and the GET, a symlink planted at the part name.
+import assert from 'node:assert/strict';
+import { lstat, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { gatherBody, writeSmallFile } from '../../src/transfer/small-file.js';
+import { tempDir } from './helpers.js';
+
+test('gatherBody: whole body in order; a longer body than announced or a cut one is refused', async () => {
+  const ok = new PassThrough();
+  const p = gatherBody(ok, 6);
+  ok.write('abc');
+  ok.end('def');
+  assert.equal(Buffer.concat(await p).toString(), 'abcdef');
+
+  const long = new PassThrough();
+  const q = gatherBody(long, 4);
+  long.write('abc');
+  long.write('def');
+  await assert.rejects(q, /long body/);
+
+  const cut = new PassThrough();
+  const r = gatherBody(cut, 6);
+  cut.write('abc');
+  cut.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+  await assert.rejects(r, /aborted/);
+});
+
+test('writeSmallFile: bytes and mtime in place, no part left; empty bodies; a planted symlink is refused', async (t) => {
+  const dir = await tempDir(t, 'small-file');
+  const mtime = new Date('2024-05-06T07:08:09Z');
+  const target = join(dir, 'a.jpg');
+  await writeSmallFile(`${target}.part`, target, [Buffer.from('hello '), Buffer.from('world')], 11, mtime);
+  assert.equal(await readFile(target, 'utf8'), 'hello world');
+  assert.equal((await lstat(target)).mtime.getTime(), mtime.getTime());
+  await assert.rejects(lstat(`${target}.part`), { code: 'ENOENT' });
+
+  const empty = join(dir, 'empty.jpg');
+  await writeSmallFile(`${empty}.part`, empty, [], 0, mtime);
+  assert.equal((await lstat(empty)).size, 0);
+
+  const outside = join(dir, 'outside.txt');
+  await writeFile(outside, 'keep');
+  const victim = join(dir, 'b.jpg');
+  await symlink(outside, `${victim}.part`);
+  await assert.rejects(writeSmallFile(`${victim}.part`, victim, [Buffer.from('evil')], 4, mtime), { code: 'ELOOP' });
+  assert.equal(await readFile(outside, 'utf8'), 'keep');
+  assert.equal(await readlink(`${victim}.part`), outside);
+  await assert.rejects(lstat(victim), { code: 'ENOENT' });
+});
