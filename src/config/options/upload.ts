@@ -22,7 +22,7 @@ export const uploadOptions = {
     help: 'A file is uploaded once its size and mtime have not changed for this long.',
   }),
   uploadConcurrency: int({
-    flag: 'upload-concurrency', env: 'SIDECAR_UPLOAD_CONCURRENCY', group: 'upload', default: 32, min: 1, max: 1024,
+    flag: 'upload-concurrency', env: 'SIDECAR_UPLOAD_CONCURRENCY', group: 'upload', default: 64, min: 1, max: 1024,
     help: 'Files uploaded at once (small files are latency-bound: many in flight hide the round trips).',
   }),
   uploadMemory: bytes({
