@@ -267,7 +267,7 @@ export class Uploader {
   }
 }
 
-/** How long a caller's stat stands in for the uploader's own. */
+/** How long a caller's stat stands in for the uploader's own before a multipart upload (see trusted()). */
 const FRESH_MS = 1000;
 
 function backoff(attempt: number, max: number): number {
