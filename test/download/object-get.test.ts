@@ -4,22 +4,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import type { CredentialHolder, Credentials } from '../../src/credentials/types.js';
+import type { CredentialHolder } from '../../src/credentials/types.js';
 import { ObjectGetter } from '../../src/transfer/object-get.js';
 import { errorCode, httpStatus } from '../../src/transfer/s3-client.js';
 import { classify } from '../../src/transfer/retry.js';
 import { requireLab, type Lab } from '../helpers/lab.js';
 import { bytes, labBucket, seed } from './helpers.js';
+import { expiringHolder, staticHolder } from '../helpers/holders.js';
 
 async function text(body: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of body) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
-}
-
-function staticHolder(lab: Lab): CredentialHolder {
-  const c: Credentials = { accessKeyId: lab.accessKey, secretAccessKey: lab.secretKey, source: 'static' };
-  return { current: () => c, provider: async () => c, refreshNow: async () => c };
 }
 
 function getter(lab: Lab, holder: CredentialHolder): ObjectGetter {
@@ -61,22 +57,12 @@ test('lean GET: a session rejected as expired is refreshed once and the request 
   const { lab, bucket, s3 } = await labBucket(t, 'dl-get-exp');
   await seed(s3, bucket, { k: 'fresh' });
   // the held credentials are at the end of their life (and the server refuses them: 403)
-  let current: Credentials = { accessKeyId: lab.accessKey, secretAccessKey: 'expired-secret-000000000000000000000000', source: 'test', expiration: new Date(Date.now() + 20_000) };
-  let refreshes = 0;
-  const holder: CredentialHolder = {
-    current: () => current,
-    provider: async () => current,
-    refreshNow: async () => {
-      refreshes++;
-      current = { accessKeyId: lab.accessKey, secretAccessKey: lab.secretKey, source: 'test' };
-      return current;
-    },
-  };
+  const holder = expiringHolder(lab);
   const g = getter(lab, holder);
   t.after(() => g.destroy());
   const r = await g.get({ bucket, key: 'k' }, new AbortController().signal);
   assert.equal((await text(r.body)).toString(), 'fresh');
-  assert.equal(refreshes, 1);
+  assert.equal(holder.refreshes, 1);
 });
 
 test('lean GET: a client clock far off the server is corrected from the server\'s answer', async (t) => {

@@ -12,7 +12,7 @@ import { ObjectPutter } from '../../src/transfer/object-put.js';
 import { errorCode, httpStatus } from '../../src/transfer/s3-client.js';
 import { crc32Base64 } from '../../src/transfer/upload.js';
 import type { Lab } from '../helpers/lab.js';
-import { expiringHolder, staticHolder } from './helpers/holders.js';
+import { expiringHolder, staticHolder } from '../helpers/holders.js';
 import { getBytes, labFixture, sha256 } from './helpers/s3-check.js';
 
 function putter(lab: Lab, holder: CredentialHolder, signPayload = false): ObjectPutter {

@@ -16,7 +16,7 @@ import { sendBodiesUnsigned } from '../../src/transfer/unsigned-payload.js';
 import { ObjectPutter } from '../../src/transfer/object-put.js';
 import { FileChangedError, uploadFile, type UploadClients, type UploadSettings } from '../../src/transfer/upload.js';
 import type { Lab } from '../helpers/lab.js';
-import { staticHolder } from './helpers/holders.js';
+import { staticHolder } from '../helpers/holders.js';
 import { getBytes, incompleteUploads, labFixture, sha256, tmpDir } from './helpers/s3-check.js';
 
 const MiB = 1024 * 1024;

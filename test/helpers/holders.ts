@@ -1,7 +1,7 @@
 // Credential holders for tests that drive a client directly (no credentials engine): the lab's
 // static keys, or keys at the end of their life that the server refuses until refreshNow().
-import type { CredentialHolder, Credentials } from '../../../src/credentials/types.js';
-import type { Lab } from '../../helpers/lab.js';
+import type { CredentialHolder, Credentials } from '../../src/credentials/types.js';
+import type { Lab } from './lab.js';
 
 export function staticHolder(lab: Lab): CredentialHolder {
   const c: Credentials = { accessKeyId: lab.accessKey, secretAccessKey: lab.secretKey, source: 'static' };
