@@ -32,22 +32,3 @@ export function refreshDelay({ remainingMs, minRemainingMs, random }: RefreshDel
   const jittered = target * (1 - JITTER_FRACTION * random);
   return Math.max(MIN_REFRESH_DELAY_MS, Math.round(jittered));
 }
-
-export interface BackoffInput {
-  /** 1 for the first failure in a row */
-  failures: number;
-  /** --refresh-max-backoff */
-  maxMs: number;
-  random: number;
-  /** first retry delay */
-  baseMs?: number;
-}
-
-/**
- * Exponential backoff with "equal jitter": 1 s, 2 s, 4 s ... capped at maxMs, each drawn from
- * [half, full] of the step so many sidecars retrying a shared outage do not move in lockstep.
- */
-export function backoffDelay({ failures, maxMs, random, baseMs = 1_000 }: BackoffInput): number {
-  const step = Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(failures - 1, 0), 30));
-  return Math.round(step / 2 + (step / 2) * random);
-}

@@ -4,7 +4,8 @@
 import { keyHint, log, registerSecret } from '../log.js';
 import { metrics } from '../metrics.js';
 import { toCredentialError } from './errors.js';
-import { backoffDelay, refreshDelay } from './refresh-timing.js';
+import { backoffDelay } from '../util/backoff.js';
+import { refreshDelay } from './refresh-timing.js';
 import { CredentialError, isExpired, type CredentialHolder, type CredentialSource, type Credentials, type RefreshStatus } from './types.js';
 
 export interface RefresherOptions {

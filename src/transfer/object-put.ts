@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
-import { backoffMs, classify } from './retry.js';
+import { backoffMs } from '../util/backoff.js';
+import { classify } from './retry.js';
 import { S3Http, type S3HttpOptions } from './s3-http.js';
 
 export interface PutRequest {

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errorCode, httpStatus } from './s3-client.js';
 import { UnsafePathError } from './keys.js';
 import { log } from '../log.js';
+import { backoffMs } from '../util/backoff.js';
 
 export type ErrorClass = 'network' | 'transient' | 'fatal';
 
@@ -62,11 +63,6 @@ export function describe(err: unknown): string {
   // O_NOFOLLOW met a symlink planted where the part file goes
   if (e?.code === 'ELOOP') return `refused: a symlink is in the way of ${e.path ?? 'the file'} (symlinks are never followed)`;
   return e?.code && e.message && !e.message.includes(e.code) ? `${e.code}: ${e.message}` : (e?.message ?? String(err));
-}
-
-/** Full-jitter exponential backoff: 0..min(cap, base·2^attempt). */
-export function backoffMs(attempt: number, baseMs = 250, capMs = 10_000): number {
-  return Math.random() * Math.min(capMs, baseMs * 2 ** attempt);
 }
 
 /**

@@ -14,6 +14,7 @@ import { ByteBudget } from './byte-budget.js';
 import type { Journal } from './journal.js';
 import { keyFor, sameSig, type FileSig, type LocalFile, type OutputTree } from './output-tree.js';
 import { FileChangedError, isMultipart, LocalFileError, partSizeFor, uploadFile, type UploadSettings } from './upload.js';
+import { backoffDelay } from '../util/backoff.js';
 
 export interface UploaderOptions {
   client: S3Client;
@@ -223,7 +224,7 @@ export class Uploader {
           this.fail(rel, describe(err));
           return;
         }
-        const delay = backoff(attempt, this.o.maxBackoffMs ?? 30_000);
+        const delay = backoffDelay({ failures: attempt + 1, maxMs: this.o.maxBackoffMs ?? 30_000, random: Math.random() });
         log.warn({ key, err: describe(err), attempt: attempt + 1, retryInMs: delay }, 'upload failed; retrying');
         if (!(await sleep(delay, signal))) return;
       }
@@ -269,11 +270,6 @@ export class Uploader {
 
 /** How long a caller's stat stands in for the uploader's own before a multipart upload (see trusted()). */
 const FRESH_MS = 1000;
-
-function backoff(attempt: number, max: number): number {
-  const base = Math.min(max, 1000 * 2 ** attempt);
-  return Math.round(base / 2 + Math.random() * (base / 2));
-}
 
 /** false when the signal fired first */
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {

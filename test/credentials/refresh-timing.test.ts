@@ -1,7 +1,8 @@
 // The refresh arithmetic (pure functions): when to refresh and how long to back off.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backoffDelay, refreshDelay } from '../../src/credentials/refresh-timing.js';
+import { refreshDelay } from '../../src/credentials/refresh-timing.js';
+import { backoffDelay } from '../../src/util/backoff.js';
 
 const MIN = 60_000;
 const M20 = 20 * MIN;
