@@ -16,16 +16,9 @@ import { createS3Client } from '../../src/transfer/s3-client.js';
 import { requireLab, tempBucket } from '../helpers/lab.js';
 import { startControlPlane, type StubControlPlane } from './helpers/control-plane.js';
 import { tmpDir } from './helpers/fixtures.js';
+import { until } from '../helpers/wait.js';
 
 const tmp = () => tmpDir('refresh');
-
-async function until(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 function refresherFor(t: TestContext, cp: StubControlPlane, opts: { loop: boolean; maxBackoffMs?: number; onUpdate?: (c: Credentials) => Promise<void> }): Refresher {
   const r = new Refresher({

@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { adminS3, labEnv, requireLab, tempBucket, type Lab } from '../helpers/lab.js';
 
@@ -16,15 +15,6 @@ export async function labBucket(t: TestContext, stem: string): Promise<{ lab: La
   const s3 = adminS3(lab);
   t.after(() => s3.destroy());
   return { lab, bucket, s3 };
-}
-
-/** Poll `cond` until it holds (robust on a loaded machine, unlike a fixed sleep). */
-export async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 120_000, stepMs = 20): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(stepMs);
-  }
 }
 
 /** Upload `objects` (key -> body), 16 at a time. */

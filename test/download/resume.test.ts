@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { startCli } from '../helpers/cli.js';
 import { startFaultProxy } from './fault-proxy.js';
-import { bytes, dlEnv, download, explain, files, labBucket, seed, sha256, summary, tempDir, tree, until } from './helpers.js';
+import { bytes, dlEnv, download, explain, files, labBucket, seed, sha256, summary, tempDir, tree } from './helpers.js';
+import { until } from '../helpers/wait.js';
 
 const SMALL = 16 * 1024;
 const BIG = 2 * 1024 * 1024;

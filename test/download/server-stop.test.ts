@@ -14,8 +14,9 @@ import { test } from 'node:test';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { startCli } from '../helpers/cli.js';
 import { adminS3, requireLab, type Lab } from '../helpers/lab.js';
-import { bytes, dlEnv, download, explain, files, seed, sha256, summary, tempDir, tree, until } from './helpers.js';
+import { bytes, dlEnv, download, explain, files, seed, sha256, summary, tempDir, tree } from './helpers.js';
 import { freePort } from '../helpers/net.js';
+import { until } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const LAB = new URL('../lab/', import.meta.url).pathname;

@@ -8,8 +8,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startCli } from '../helpers/cli.js';
-import { incompleteUploads, labFixture, localFiles, mirrorDiff, sidecarEnv, until } from './helpers/s3-check.js';
+import { incompleteUploads, labFixture, localFiles, mirrorDiff, sidecarEnv } from './helpers/s3-check.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
+import { until } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 

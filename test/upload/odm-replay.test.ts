@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { startCli } from '../helpers/cli.js';
-import { getBytes, labFixture, listPrefix, mirrorDiff, sha256, sidecarEnv, until } from './helpers/s3-check.js';
+import { getBytes, labFixture, listPrefix, mirrorDiff, sha256, sidecarEnv } from './helpers/s3-check.js';
 import { replayOdm } from './odm-replay.js';
+import { until } from '../helpers/wait.js';
 
 function inotifyWatches(pid: number): number {
   let n = 0;

@@ -10,8 +10,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startCli } from '../helpers/cli.js';
-import { incompleteUploads, labFixture, listPrefix, localFiles, mirrorDiff, sidecarEnv, until } from './helpers/s3-check.js';
+import { incompleteUploads, labFixture, listPrefix, localFiles, mirrorDiff, sidecarEnv } from './helpers/s3-check.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
+import { until } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const OUTAGE_MS = 35_000;

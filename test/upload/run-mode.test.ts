@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { startCli } from '../helpers/cli.js';
-import { getBytes, incompleteUploads, labFixture, listPrefix, sha256, sidecarEnv, until } from './helpers/s3-check.js';
+import { getBytes, incompleteUploads, labFixture, listPrefix, sha256, sidecarEnv } from './helpers/s3-check.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
+import { until } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
 

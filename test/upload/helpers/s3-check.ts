@@ -95,14 +95,3 @@ export function sidecarEnv(lab: Lab, extra: Record<string, string | undefined> =
   });
 }
 
-/** Poll until `check` returns true (or throw after timeoutMs with the last reason). */
-export async function until(what: string, check: () => Promise<boolean | string>, timeoutMs = 60_000, everyMs = 250): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let last: boolean | string = false;
-  while (Date.now() < end) {
-    last = await check().catch((err: unknown) => `error: ${(err as Error).message}`);
-    if (last === true) return;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${typeof last === 'string' ? `: ${last}` : ''}`);
-}
