@@ -8,7 +8,7 @@
 //   once the server has answered nothing for `deadlineMs`: a clear message, not 30k failures and
 //   not a hang.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorCode, httpStatus } from './s3-client.js';
+import { errorCode, httpStatus } from './s3-errors.js';
 import { UnsafePathError } from './keys.js';
 import { log } from '../log.js';
 import { backoffMs } from '../util/backoff.js';

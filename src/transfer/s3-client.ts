@@ -6,8 +6,9 @@ import { Agent as HttpsAgent } from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Config } from '../config.js';
-import type { CredentialHolder, Credentials } from '../credentials/types.js';
+import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';
+import { errorCode, isExpiredSessionError } from './s3-errors.js';
 
 export interface S3ClientOptions {
   /** sockets to allow per host: at least the transfer concurrency (the SDK's default of 50 queues the rest) */
@@ -69,30 +70,4 @@ function sdkProvider(holder: CredentialHolder) {
     const exp = c.expiration ? new Date(Math.min(c.expiration.getTime(), Date.now() + 60_000)) : undefined;
     return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken, expiration: exp };
   };
-}
-
-export function errorCode(err: unknown): string {
-  const e = err as { name?: string; Code?: string; code?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.Code ?? e?.name ?? e?.code ?? 'Unknown';
-}
-
-export function httpStatus(err: unknown): number | undefined {
-  return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-}
-
-const EXPIRED_CODES = new Set(['ExpiredToken', 'ExpiredTokenException', 'InvalidToken', 'TokenRefreshRequired', 'RequestExpired']);
-
-/**
- * AWS answers 400 ExpiredToken; Ceph RGW answers 403 AccessDenied for an expired session. A 403
- * is only taken for expiry when the session used for the request was at (or within a minute
- * of) its end, or has been rotated since, so a real policy denial is not retried.
- */
-export function isExpiredSessionError(err: unknown, holder: CredentialHolder, used: Credentials | undefined): boolean {
-  const code = errorCode(err);
-  if (EXPIRED_CODES.has(code)) return true;
-  if (code === 'AccessDenied' || httpStatus(err) === 403) {
-    if (used === undefined || holder.current() !== used) return true;
-    return used.expiration !== undefined && used.expiration.getTime() - 60_000 <= Date.now();
-  }
-  return false;
 }

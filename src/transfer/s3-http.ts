@@ -1,49 +1,23 @@
-// One S3 request, lean: SigV4-signed (the SDK's own signer) over a keep-alive node:http(s) agent.
-// Why not S3Client.send for object bodies: measured on this project's lab, the SDK's per-request
-// work (middleware stack, schema serde, endpoint rules, user agent, logging filters) costs about
-// 2 ms of CPU per request, more than the HTTP exchange itself. For 30k images, or 2,000 × 64 KiB
-// behind a 20 ms link, that is what decides the speed. The GET of object bodies (object-get.ts)
-// and the PUT of small files (object-put.ts) use this; everything else stays on the SDK.
+// One S3 request, lean: SigV4-signed (sigv4.ts) over a keep-alive node:http(s) agent.
+// Why not S3Client.send: measured on this project's lab, the SDK's per-request work (middleware
+// stack, schema serde, endpoint rules, user agent, logging filters) costs about 2 ms of CPU per
+// request, more than the HTTP exchange itself, and loading the S3 client costs 0.25 s of CPU
+// before the first request. For 30k images, or 2,000 × 64 KiB behind a 20 ms link, that is what
+// decides the speed. The GET of object bodies (object-get.ts), HEAD, the listing (list.ts) and
+// the PUT of small files (object-put.ts) use this; everything else stays on the SDK.
 // Kept from the SDK's behaviour: path-style for custom endpoints, virtual-hosted buckets on AWS,
 // the key encoding S3 signs (each segment URI-encoded, "/" kept), a clock corrected from the
 // server's Date after RequestTimeTooSkewed, and one refresh-and-retry when the session is
 // rejected as expired (isExpiredSessionError, as in s3-client.ts).
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { SignatureV4 } from '@smithy/signature-v4';
+import * as http from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';
-import { errorCode, isExpiredSessionError } from './s3-client.js';
+import { errorCode, isExpiredSessionError } from './s3-errors.js';
+import { canonicalQuery, EMPTY_SHA256, signRequest, uriEncode } from './sigv4.js';
 
-export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-
-function bytesOf(d: SourceData): string | Uint8Array {
-  if (typeof d === 'string') return d;
-  return d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-}
-
-/** What SigV4 needs from a hash: node:crypto, no extra packages. */
-class NodeSha256 {
-  private h: Hash | Hmac;
-  private readonly secret: string | Uint8Array | undefined;
-  constructor(secret?: SourceData) {
-    this.secret = secret === undefined ? undefined : bytesOf(secret);
-    this.h = this.secret ? createHmac('sha256', this.secret) : createHash('sha256');
-  }
-  update(data: SourceData): void {
-    this.h.update(bytesOf(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.h.digest();
-  }
-  reset(): void {
-    this.h = this.secret ? createHmac('sha256', this.secret) : createHash('sha256');
-  }
-}
+export { EMPTY_SHA256 };
 
 /** Errors shaped like the SDK's, so errorCode() / httpStatus() / classify() read them the same way. */
 export class S3HttpError extends Error {
@@ -57,13 +31,8 @@ export class S3HttpError extends Error {
   }
 }
 
-/** encodeURIComponent plus the characters it leaves alone but S3's signing escapes. */
-function encodeSegment(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
 function encodeKey(key: string): string {
-  return key.split('/').map(encodeSegment).join('/');
+  return key.split('/').map(uriEncode).join('/');
 }
 
 export interface S3HttpOptions {
@@ -73,18 +42,21 @@ export interface S3HttpOptions {
 }
 
 export interface S3Request {
-  method: 'GET' | 'PUT';
+  method: 'GET' | 'HEAD' | 'PUT';
   bucket: string;
+  /** '' for a bucket-level request (the listing) */
   key: string;
+  /** query parameters, unencoded */
+  query?: Record<string, string>;
   /** extra headers, lower-case names; x-amz-content-sha256 defaults to the empty body's hash */
   headers?: Record<string, string>;
   body?: Buffer;
 }
 
 export class S3Http {
-  private readonly signer: SignatureV4;
-  private readonly agent: HttpAgent | HttpsAgent;
-  private readonly https: boolean;
+  private readonly agent: http.Agent;
+  /** node:http or node:https: the latter (and TLS) is loaded only for an https endpoint, about 0.1 s of CPU saved otherwise */
+  private readonly transport: Pick<typeof http, 'Agent' | 'request'>;
   private readonly endpoint: URL | undefined;
   private readonly pathStyle: boolean;
   /** server clock minus ours, learnt from a RequestTimeTooSkewed answer (the SDK does the same) */
@@ -92,21 +64,11 @@ export class S3Http {
 
   constructor(private readonly config: Config, private readonly holder: CredentialHolder, private readonly opts: S3HttpOptions) {
     this.endpoint = config.endpointUrl ? new URL(config.endpointUrl) : undefined;
-    this.https = this.endpoint ? this.endpoint.protocol === 'https:' : true;
+    const https = this.endpoint ? this.endpoint.protocol === 'https:' : true;
     this.pathStyle = config.forcePathStyle || this.endpoint !== undefined;
     const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets, maxFreeSockets: opts.maxSockets };
-    this.agent = this.https ? new HttpsAgent(agentOpts) : new HttpAgent(agentOpts);
-    this.signer = new SignatureV4({
-      service: 's3',
-      region: config.region,
-      // the path below is already encoded the way S3 signs it: no second escaping
-      uriEscapePath: false,
-      sha256: NodeSha256,
-      credentials: async () => {
-        const c = await holder.provider();
-        return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken };
-      },
-    });
+    this.transport = https ? process.getBuiltinModule('node:https') : http;
+    this.agent = new this.transport.Agent(agentOpts);
   }
 
   destroy(): void {
@@ -135,18 +97,20 @@ export class S3Http {
   }
 
   private location(bucket: string, key: string): { hostname: string; port: number | undefined; path: string } {
+    // a bucket-level request (the listing) names no object: "/bucket" path-style, "/" virtual-hosted
+    const object = key === '' ? '' : `/${encodeKey(key)}`;
     if (this.endpoint) {
       const base = this.endpoint.pathname.replace(/\/+$/, '');
       const port = this.endpoint.port ? Number(this.endpoint.port) : undefined;
       return this.pathStyle
-        ? { hostname: this.endpoint.hostname, port, path: `${base}/${bucket}/${encodeKey(key)}` }
-        : { hostname: `${bucket}.${this.endpoint.hostname}`, port, path: `${base}/${encodeKey(key)}` };
+        ? { hostname: this.endpoint.hostname, port, path: `${base}/${bucket}${object}` }
+        : { hostname: `${bucket}.${this.endpoint.hostname}`, port, path: `${base}${object || '/'}` };
     }
     const host = `s3.${this.config.region}.amazonaws.com`;
     // as the SDK: virtual-hosted when the bucket name is a plain DNS label, else path-style
     return !this.pathStyle && /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket)
-      ? { hostname: `${bucket}.${host}`, port: undefined, path: `/${encodeKey(key)}` }
-      : { hostname: host, port: undefined, path: `/${bucket}/${encodeKey(key)}` };
+      ? { hostname: `${bucket}.${host}`, port: undefined, path: object || '/' }
+      : { hostname: host, port: undefined, path: `/${bucket}${object}` };
   }
 
   private async once(req: S3Request, signal: AbortSignal | undefined): Promise<IncomingMessage> {
@@ -156,13 +120,13 @@ export class S3Http {
       'x-amz-content-sha256': EMPTY_SHA256,
       ...req.headers,
     };
-    const signed = await this.signer.sign(
-      { method: req.method, protocol: this.https ? 'https:' : 'http:', hostname, port, path, headers, query: {} },
-      { signingDate: new Date(Date.now() + this.clockOffsetMs) },
-    );
+    const signed = signRequest({
+      method: req.method, path, query: req.query, headers, credentials: await this.holder.provider(),
+      region: this.config.region, service: 's3', date: new Date(Date.now() + this.clockOffsetMs),
+    });
+    const query = canonicalQuery(req.query);
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const send = this.https ? httpsRequest : httpRequest;
-      const r = send({ method: req.method, hostname, port, path, headers: signed.headers as OutgoingHttpHeaders, agent: this.agent, signal }, (res) => {
+      const r = this.transport.request({ method: req.method, hostname, port, path: query ? `${path}?${query}` : path, headers: signed, agent: this.agent, signal }, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) return resolve(res);
         readError(res).then(reject, reject);

@@ -7,7 +7,7 @@
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { log } from '../log.js';
 import { describe } from './retry.js';
-import { errorCode } from './s3-client.js';
+import { errorCode } from './s3-errors.js';
 
 export async function abortStrandedUploads(client: S3Client, bucket: string, prefix: string, signal?: AbortSignal): Promise<number> {
   let aborted = 0;

@@ -7,7 +7,7 @@ import { CredentialError } from '../credentials/types.js';
 import { log } from '../log.js';
 import { metrics } from '../metrics.js';
 import { describe } from './retry.js';
-import { errorCode, httpStatus } from './s3-client.js';
+import { errorCode, httpStatus } from './s3-errors.js';
 import { BufferPool } from './buffer-pool.js';
 import type { ObjectPutter } from './object-put.js';
 import { ByteBudget } from './byte-budget.js';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import type { CredentialHolder } from '../../src/credentials/types.js';
 import { ObjectGetter } from '../../src/transfer/object-get.js';
-import { errorCode, httpStatus } from '../../src/transfer/s3-client.js';
+import { errorCode, httpStatus } from '../../src/transfer/s3-errors.js';
 import { classify } from '../../src/transfer/retry.js';
 import { requireLab, type Lab } from '../helpers/lab.js';
 import { bytes, labBucket, seed } from './helpers.js';

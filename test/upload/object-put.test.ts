@@ -9,7 +9,7 @@ import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../src/config.js';
 import type { CredentialHolder } from '../../src/credentials/types.js';
 import { ObjectPutter } from '../../src/transfer/object-put.js';
-import { errorCode, httpStatus } from '../../src/transfer/s3-client.js';
+import { errorCode, httpStatus } from '../../src/transfer/s3-errors.js';
 import { crc32Base64 } from '../../src/transfer/upload.js';
 import type { Lab } from '../helpers/lab.js';
 import { expiringHolder, staticHolder } from '../helpers/holders.js';
