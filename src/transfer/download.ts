@@ -6,7 +6,7 @@
 // part file; finished ranges are journaled next to it (`<name>.part.ranges`) so a killed run
 // resumes with Range requests for only the missing ranges.
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { lstat, open, readFile, rename, rm, utimes } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -30,9 +30,9 @@ export interface ObjectMeta {
 }
 
 export interface FetchContext {
-  /** listing, HEAD, and GETs that need the SDK's checksum validation */
-  client: S3Client;
-  /** every other GET (see object-get.ts for why) */
+  /** for GETs that need the SDK's checksum validation; created (and the SDK loaded) on first use */
+  sdk: () => Promise<S3Client>;
+  /** every other GET and HEAD (see object-get.ts for why) */
   getter: ObjectGetter;
   retry: RetryContext;
   rangeThreshold: number;
@@ -150,7 +150,8 @@ type Fetched = GetResponse & { checksum?: boolean };
 
 /** GET through the SDK with ChecksumMode: it validates the store's CRC/SHA checksum as the body streams. */
 async function sdkGet(ctx: FetchContext, meta: ObjectMeta): Promise<Fetched> {
-  const res = await ctx.client.send(new GetObjectCommand({ Bucket: meta.bucket, Key: meta.key, ChecksumMode: 'ENABLED' }), { abortSignal: ctx.retry.signal });
+  const [client, { GetObjectCommand }] = await Promise.all([ctx.sdk(), import('@aws-sdk/client-s3')]);
+  const res = await client.send(new GetObjectCommand({ Bucket: meta.bucket, Key: meta.key, ChecksumMode: 'ENABLED' }), { abortSignal: ctx.retry.signal });
   return {
     body: res.Body as IncomingMessage,
     contentLength: res.ContentLength,
@@ -305,7 +306,7 @@ async function restart(journal: string, part: string, err: Error): Promise<Error
 }
 
 async function headObject(ctx: FetchContext, meta: ObjectMeta): Promise<ObjectMeta> {
-  const h = await ctx.client.send(new HeadObjectCommand({ Bucket: meta.bucket, Key: meta.key }), { abortSignal: ctx.retry.signal });
+  const h = await ctx.getter.head(meta.bucket, meta.key, ctx.retry.signal);
   ctx.retry.watch.answered();
-  return { ...meta, size: h.ContentLength ?? meta.size, etag: h.ETag, lastModified: h.LastModified };
+  return { ...meta, size: h.contentLength ?? meta.size, etag: h.etag, lastModified: h.lastModified };
 }

@@ -1,5 +1,5 @@
-// Object bodies, fetched lean: one signed GET through s3-http.ts (see there why not S3Client.send).
-// Listing and HEAD stay on the SDK; so do GETs that need the SDK's checksum validation (ChecksumMode).
+// Object bodies (and HEAD), fetched lean: one signed request through s3-http.ts (see there why
+// not S3Client.send). GETs that need the SDK's checksum validation (ChecksumMode) stay on the SDK.
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
@@ -23,8 +23,15 @@ export interface GetResponse {
 
 export type ObjectGetterOptions = S3HttpOptions;
 
+export interface HeadResponse {
+  contentLength?: number | undefined;
+  etag?: string | undefined;
+  lastModified?: Date | undefined;
+}
+
 export class ObjectGetter {
-  private readonly http: S3Http;
+  /** shared with the listing (list.ts): one keep-alive pool */
+  readonly http: S3Http;
 
   constructor(config: Config, holder: CredentialHolder, opts: ObjectGetterOptions) {
     this.http = new S3Http(config, holder, opts);
@@ -42,12 +49,22 @@ export class ObjectGetter {
       key: req.key,
       headers: { ...(req.range ? { range: req.range } : {}), ...(req.ifMatch ? { 'if-match': req.ifMatch } : {}) },
     }, signal);
-    return {
-      body: res,
-      contentLength: res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']),
-      etag: res.headers.etag,
-      lastModified: res.headers['last-modified'] ? new Date(res.headers['last-modified']) : undefined,
-      contentRange: res.headers['content-range'],
-    };
+    return { body: res, ...described(res), contentRange: res.headers['content-range'] };
   }
+
+  /** HEAD an object. Rejects with an S3HttpError (404: NotFound) for a non-2xx answer. */
+  async head(bucket: string, key: string, signal: AbortSignal): Promise<HeadResponse> {
+    const res = await this.http.send({ method: 'HEAD', bucket, key }, signal);
+    res.resume();
+    return described(res);
+  }
+}
+
+function described(res: IncomingMessage): HeadResponse {
+  const modified = res.headers['last-modified'] ? new Date(res.headers['last-modified']) : undefined;
+  return {
+    contentLength: res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']),
+    etag: res.headers.etag,
+    lastModified: modified && !Number.isNaN(modified.getTime()) ? modified : undefined,
+  };
 }

@@ -77,7 +77,8 @@ export interface PrefetchSummary {
 
 export interface PrefetchInput {
   config: Config;
-  client: S3Client;
+  /** the SDK client, for GETs that need its checksum validation: created on first use */
+  sdk: () => Promise<S3Client>;
   getter: ObjectGetter;
   signal: AbortSignal;
   watch: ServerWatch;
@@ -149,7 +150,7 @@ class Prefetch {
       },
     };
     this.fetch = {
-      client: input.client, getter: input.getter, retry: this.retry,
+      sdk: input.sdk, getter: input.getter, retry: this.retry,
       rangeThreshold: c.rangeThreshold, rangeSize: c.rangeSize, rangeConcurrency: c.rangeConcurrency,
       onBytes: (n) => input.progress.moved(n),
     };
@@ -186,7 +187,7 @@ class Prefetch {
         const source: SourceSummary = { uri: formatS3Uri(loc), objects: 0, bytes: 0 };
         this.s.sources.push(source);
         try {
-          for await (const obj of listObjects(this.input.client, loc, this.retry, { shallow: c.maxDepth === 1 })) {
+          for await (const obj of listObjects(this.input.getter.http, loc, this.retry, { shallow: c.maxDepth === 1 })) {
             if (this.input.signal.aborted) throw this.input.signal.reason;
             const job = await this.consider(String(i), loc, obj, source);
             if (!job) continue;
