@@ -25,7 +25,7 @@ export async function startCredentialsEngine(config: Config, opts: EngineOptions
   // Base credentials the SDK chain may read from the environment must never reach a log line either.
   registerSecret(process.env.AWS_SECRET_ACCESS_KEY);
   registerSecret(process.env.AWS_SESSION_TOKEN);
-  const { name, source } = selectSource(config);
+  const { name, source } = await selectSource(config);
   let handoffs: Handoffs | undefined;
   const refresher = new Refresher({
     source,

@@ -4,10 +4,6 @@ import { STSClient, type Credentials as StsCredentials, type STSClientConfig } f
 import type { Config } from '../config.js';
 import { CredentialError, type Credentials } from './types.js';
 
-// The SDK prints a multi-line Node-version notice on stderr on first use; a sidecar's stderr
-// is for one-line errors. (Set before any client exists; the SDK checks it once per process.)
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 export type StsSettings = Pick<Config, 'region' | 'stsEndpointUrl' | 'stsRetries'>;
 
 /** Region and endpoint are always explicit: the SDK's default STS region guess is us-east-1. */

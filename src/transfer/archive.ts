@@ -7,8 +7,9 @@
 import { createReadStream } from 'node:fs';
 import { rename, utimes } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { Parser, type ReadEntry } from 'tar';
-import yauzl from 'yauzl';
+// both libraries load on the first archive (see extractZip/extractTar): most downloads have none
+import type { ReadEntry } from 'tar';
+import type yauzl from 'yauzl';
 import { showBytes } from '../config/define.js';
 import { CREATE_NOFOLLOW, DirMaker, checkRelativePath, resolveInside } from './keys.js';
 import type { Layout, Role } from './layout/types.js';
@@ -112,6 +113,7 @@ const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 
 async function extractZip(file: string, opts: ExtractOptions, out: ExtractedFile[]): Promise<void> {
+  const { default: yauzl } = await import('yauzl');
   // decodeStrings: false, so one bad name is refused on its own instead of failing the archive
   const zip = await yauzl.openPromise(file, { lazyEntries: true, decodeStrings: false, validateEntrySizes: true, autoClose: true });
   await new Promise<void>((resolve, reject) => {
@@ -144,6 +146,7 @@ const TAR_LINK_TYPES = new Set(['Link', 'SymbolicLink']);
 
 async function extractTar(file: string, opts: ExtractOptions, out: ExtractedFile[]): Promise<void> {
   // the Parser recognises gzip by its magic bytes, so .tar and .tar.gz take the same path
+  const { Parser } = await import('tar');
   const parser = new Parser({ strict: true });
   const src = createReadStream(file);
   let chain = Promise.resolve();

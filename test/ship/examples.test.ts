@@ -80,7 +80,7 @@ test('the schema check is not a rubber stamp: broken manifests are rejected', ()
   assert.throws(() => validateKubernetes({ file: 'x.yaml', kind: 'kubernetes', data: { apiVersion: 'v1', kind: 'Secret' } }), /no schema wired for v1\/Secret/);
 });
 
-test('every s3-sidecar command line and variable is accepted by the real parser, in the mode that reads it', () => {
+test('every s3-sidecar command line and variable is accepted by the real parser, in the mode that reads it', async () => {
   const runs = sidecarRuns();
   assert.ok(runs.length >= 5, `s3-sidecar containers found: ${runs.length}`);
   for (const r of runs) {
@@ -92,7 +92,7 @@ test('every s3-sidecar command line and variable is accepted by the real parser,
     }
     // The credential source the sidecar would pick builds without a missing-option error.
     try {
-      selectSource(r.config);
+      await selectSource(r.config);
     } catch (err) {
       assert.fail(`${r.where}: ${err instanceof ConfigError ? err.message : String(err)}`);
     }
@@ -197,7 +197,7 @@ test('the final pass fits the pod grace period (--grace-period < terminationGrac
   }
 });
 
-test('the shapes the issue asks for: ScaleODM Argo containerSet, IRSA native sidecar, OpenShift web identity', () => {
+test('the shapes the issue asks for: ScaleODM Argo containerSet, IRSA native sidecar, OpenShift web identity', async () => {
   const runs = sidecarRuns();
   // Argo: download --layout odm into /workspace/<job>, ODM, run --preset odm on the same dir, control plane + projected token.
   const argo = runs.filter((r) => r.doc.data.kind === 'Workflow');
@@ -213,7 +213,7 @@ test('the shapes the issue asks for: ScaleODM Argo containerSet, IRSA native sid
   assert.deepEqual(odm.c.dependencies, ['download']);
   assert.deepEqual(up.view.c.dependencies, ['download'], 'the uploader starts with ODM, not after it');
   for (const r of [dl, up]) {
-    assert.equal(selectSource(r.config).name, 'control-plane', `${r.where}: credentials from the control plane`);
+    assert.equal((await selectSource(r.config)).name, 'control-plane', `${r.where}: credentials from the control plane`);
     const token = volumeFor(r.config.controlPlaneTokenFile!, r.view, r.pod);
     assert.ok(token?.volume.projected?.sources?.some((s: Obj) => s.serviceAccountToken?.audience), `${r.where}: token from a projected, audience-bound service-account token`);
   }
