@@ -1,14 +1,14 @@
-// One object to one file. The body streams into `<name>.part` (never buffered whole), is checked
-// (length always, MD5 when the ETag is one, the store's checksum when it has one), stamped with
-// the object's LastModified and only then renamed into place: a reader never sees a partial file,
-// and a re-run recognises a finished one by size + mtime without reading it.
+// One object to one file. The body goes piece by piece into `<name>.part` as it arrives (never
+// buffered whole, except objects under SMALL_OBJECT_BYTES), is checked (length always, MD5 when
+// the ETag is one, the store's checksum when it has one), stamped with the object's LastModified
+// and only then renamed into place: a reader never sees a partial file, and a re-run recognises a
+// finished one by size + mtime without reading it.
 // Objects of at least --range-threshold are fetched as parallel byte ranges into a preallocated
 // part file; finished ranges are journaled next to it (`<name>.part.ranges`) so a killed run
 // resumes with Range requests for only the missing ranges.
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { lstat, open, readFile, rename, rm, utimes } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pLimit from 'p-limit';
@@ -16,8 +16,10 @@ import { log } from '../log.js';
 import { APPEND_NOFOLLOW, CREATE_NOFOLLOW, UnsafePathError, WRITE_NOFOLLOW } from './keys.js';
 import { VerifyError, withRetries, type RetryContext } from './retry.js';
 import { FileSink, type FileSinkOptions } from './file-sink.js';
-import type { GetResponse, ObjectGetter } from './object-get.js';
-import { gatherBody, SMALL_OBJECT_BYTES, writeSmallFile } from './small-file.js';
+import type { ObjectGetter, ObjectHead } from './object-get.js';
+import type { BufferPool } from './buffer-pool.js';
+import { OffsetWriter } from './offset-writer.js';
+import { SMALL_OBJECT_BYTES, writeSmallFile } from './small-file.js';
 import { md5File, plainMd5 } from './verify.js';
 
 export interface ObjectMeta {
@@ -34,6 +36,8 @@ export interface FetchContext {
   sdk: () => Promise<S3Client>;
   /** every other GET and HEAD (see object-get.ts for why) */
   getter: ObjectGetter;
+  /** bodies below SMALL_OBJECT_BYTES are gathered in these (a fresh buffer per object doubled the RSS) */
+  buffers: BufferPool;
   retry: RetryContext;
   rangeThreshold: number;
   rangeSize: number;
@@ -77,7 +81,9 @@ export async function fetchObject(ctx: FetchContext, meta: ObjectMeta, target: s
   }
   if (isLarge(ctx, meta)) return fetchRanged(ctx, meta, target);
   try {
-    return await withRetries(ctx.retry, meta.key, () => fetchWhole(ctx, meta, target));
+    // a copy: an attempt that finds the object grown past the small-object size corrects it for the next
+    const current = { ...meta };
+    return await withRetries(ctx.retry, meta.key, () => fetchWhole(ctx, current, target));
   } catch (err) {
     // a whole-object part cannot be resumed: do not leave it behind
     await rm(partPath(target), { force: true }).catch(() => {});
@@ -98,42 +104,80 @@ async function finish(part: string, target: string, lastModified: Date | undefin
 
 async function fetchWhole(ctx: FetchContext, meta: ObjectMeta, target: string): Promise<FetchResult> {
   // ask the store for its checksum only when there is one and no MD5 to check instead
-  const useChecksum = meta.checksumAlgorithm !== undefined && plainMd5(meta.etag) === undefined;
-  const res: Fetched = useChecksum ? await sdkGet(ctx, meta) : await ctx.getter.get({ bucket: meta.bucket, key: meta.key }, ctx.retry.signal);
-  ctx.retry.watch.answered();
-  const expected = res.contentLength ?? meta.size;
-  const md5 = plainMd5(res.etag);
-  const verified = md5 ? 'md5' : res.checksum ? 'checksum' : 'size';
-  if (expected < SMALL_OBJECT_BYTES) {
-    await fetchSmall(ctx, res.body, expected, md5, partPath(target), target, meta.lastModified ?? res.lastModified);
-    return { bytes: expected, resumedBytes: 0, verified };
+  if (meta.checksumAlgorithm !== undefined && plainMd5(meta.etag) === undefined) return fetchWithChecksum(ctx, meta, target);
+  const part = partPath(target);
+  const mtime = (head: ObjectHead) => meta.lastModified ?? head.lastModified;
+  if (meta.size < SMALL_OBJECT_BYTES) {
+    // gathered in memory (a pooled buffer), checked there, then written whole (small-file.ts);
+    // progress counts it once it is in place
+    let body: Buffer | undefined;
+    let bytes = 0;
+    try {
+      const head = await ctx.getter.get({ bucket: meta.bucket, key: meta.key }, (h) => {
+        ctx.retry.watch.answered();
+        const expected = h.contentLength ?? meta.size;
+        if (expected >= SMALL_OBJECT_BYTES) {
+          meta.size = expected;
+          throw new VerifyError(`the object is now ${expected} bytes; it was listed at fewer than ${SMALL_OBJECT_BYTES}`);
+        }
+        const into = body = ctx.buffers.take(expected);
+        return (piece) => {
+          if (bytes + piece.length > expected) throw new VerifyError(`long body: more than the ${expected} bytes announced`);
+          bytes += piece.copy(into, bytes);
+        };
+      }, ctx.retry.signal);
+      const data = body ? body.subarray(0, bytes) : Buffer.alloc(0);
+      const md5 = plainMd5(head.etag);
+      checkBody(bytes, head.contentLength ?? meta.size, md5, () => md5 && createHash('md5').update(data).digest('hex'));
+      await writeSmallFile(part, target, [data], bytes, mtime(head));
+      ctx.onBytes(bytes);
+      return { bytes, resumedBytes: 0, verified: md5 ? 'md5' : 'size' };
+    } finally {
+      if (body) ctx.buffers.give(body);
+    }
   }
+  const fh = await open(part, CREATE_NOFOLLOW, 0o644);
+  let writer: OffsetWriter | undefined;
+  try {
+    const head = await ctx.getter.get({ bucket: meta.bucket, key: meta.key }, (h) => {
+      ctx.retry.watch.answered();
+      writer = new OffsetWriter(fh.fd, 0, { hash: plainMd5(h.etag) ? createHash('md5') : undefined, onBytes: ctx.onBytes });
+      const w = writer;
+      return (piece) => w.write(piece);
+    }, ctx.retry.signal);
+    writer!.flush();
+    const md5 = plainMd5(head.etag);
+    checkBody(writer!.bytes, head.contentLength ?? meta.size, md5, () => writer!.digest());
+    await fh.close();
+    await finish(part, target, mtime(head));
+    return { bytes: writer!.bytes, resumedBytes: 0, verified: md5 ? 'md5' : 'size' };
+  } catch (err) {
+    ctx.onBytes(-(writer?.bytes ?? 0));
+    await fh.close().catch(() => {});
+    throw err;
+  }
+}
+
+/** GET through the SDK with ChecksumMode: it validates the store's CRC/SHA checksum as the body streams. */
+async function fetchWithChecksum(ctx: FetchContext, meta: ObjectMeta, target: string): Promise<FetchResult> {
+  const [client, { GetObjectCommand }] = await Promise.all([ctx.sdk(), import('@aws-sdk/client-s3')]);
+  const res = await client.send(new GetObjectCommand({ Bucket: meta.bucket, Key: meta.key, ChecksumMode: 'ENABLED' }), { abortSignal: ctx.retry.signal });
+  ctx.retry.watch.answered();
+  const checksum = Boolean(res.ChecksumCRC32 ?? res.ChecksumCRC32C ?? res.ChecksumSHA1 ?? res.ChecksumSHA256 ?? res.ChecksumCRC64NVME);
+  const expected = res.ContentLength ?? meta.size;
+  const md5 = plainMd5(res.ETag);
   const part = partPath(target);
   let received = 0;
   const onBytes = (n: number) => { received += n; ctx.onBytes(n); };
   try {
-    const sink = await streamToFile(res.body, part, CREATE_NOFOLLOW, { hash: md5 ? createHash('md5') : undefined, onBytes });
+    const sink = await streamToFile(res.Body as Readable, part, CREATE_NOFOLLOW, { hash: md5 ? createHash('md5') : undefined, onBytes });
     checkBody(sink.bytes, expected, md5, () => sink.digest());
   } catch (err) {
     ctx.onBytes(-received);
     throw err;
   }
-  await finish(part, target, meta.lastModified ?? res.lastModified);
-  return { bytes: received, resumedBytes: 0, verified };
-}
-
-/** A small body: gathered, checked in memory, then written whole (small-file.ts); progress counts it once it is in place. */
-async function fetchSmall(ctx: FetchContext, body: Readable, expected: number, md5: string | undefined, part: string, target: string, mtime: Date | undefined): Promise<void> {
-  const chunks = await gatherBody(body, expected);
-  let bytes = 0;
-  const hash = md5 ? createHash('md5') : undefined;
-  for (const c of chunks) {
-    bytes += c.length;
-    hash?.update(c);
-  }
-  checkBody(bytes, expected, md5, () => hash?.digest('hex'));
-  await writeSmallFile(part, target, chunks, bytes, mtime);
-  ctx.onBytes(bytes);
+  await finish(part, target, meta.lastModified ?? res.LastModified);
+  return { bytes: received, resumedBytes: 0, verified: md5 ? 'md5' : checksum ? 'checksum' : 'size' };
 }
 
 /** Throws a VerifyError (retried) unless the body has the announced length and, when there is one, the ETag's MD5. */
@@ -143,22 +187,6 @@ function checkBody(bytes: number, expected: number, md5: string | undefined, dig
     const got = digest();
     if (got !== md5) throw new VerifyError(`MD5 mismatch: body hashes to ${got}, ETag says ${md5}`);
   }
-}
-
-/** A GET's answer; `checksum`: the SDK validated the store's own checksum of the body. */
-type Fetched = GetResponse & { checksum?: boolean };
-
-/** GET through the SDK with ChecksumMode: it validates the store's CRC/SHA checksum as the body streams. */
-async function sdkGet(ctx: FetchContext, meta: ObjectMeta): Promise<Fetched> {
-  const [client, { GetObjectCommand }] = await Promise.all([ctx.sdk(), import('@aws-sdk/client-s3')]);
-  const res = await client.send(new GetObjectCommand({ Bucket: meta.bucket, Key: meta.key, ChecksumMode: 'ENABLED' }), { abortSignal: ctx.retry.signal });
-  return {
-    body: res.Body as IncomingMessage,
-    contentLength: res.ContentLength,
-    etag: res.ETag,
-    lastModified: res.LastModified,
-    checksum: Boolean(res.ChecksumCRC32 ?? res.ChecksumCRC32C ?? res.ChecksumSHA1 ?? res.ChecksumSHA256 ?? res.ChecksumCRC64NVME),
-  };
 }
 
 interface RangeJournal {
@@ -228,23 +256,27 @@ async function fetchRanged(ctx: FetchContext, listed: ObjectMeta, target: string
 /** One byte range into its place in the part file; returns the bytes written. */
 async function fetchRange(ctx: FetchContext, meta: ObjectMeta, part: string, start: number, length: number): Promise<number> {
   const end = start + length - 1;
-  const res = await ctx.getter.get({ bucket: meta.bucket, key: meta.key, range: `bytes=${start}-${end}`, ifMatch: meta.etag }, ctx.retry.signal);
-  ctx.retry.watch.answered();
-  // a server that ignores Range answers 200 with the whole body: never write that at an offset
-  if (!res.contentRange?.startsWith(`bytes ${start}-${end}/`)) {
-    res.body.destroy();
-    throw new VerifyError(`asked for bytes ${start}-${end}, got Content-Range "${res.contentRange ?? 'none'}"`);
-  }
-  let received = 0;
-  const onBytes = (n: number) => { received += n; ctx.onBytes(n); };
+  const fh = await open(part, WRITE_NOFOLLOW);
+  const writer = new OffsetWriter(fh.fd, start, { onBytes: ctx.onBytes });
   try {
-    await streamToFile(res.body, part, WRITE_NOFOLLOW, { start, onBytes });
-    if (received !== length) throw new VerifyError(`short range: got ${received} of ${length} bytes at offset ${start}`);
+    await ctx.getter.get({ bucket: meta.bucket, key: meta.key, range: `bytes=${start}-${end}`, ifMatch: meta.etag }, (h) => {
+      ctx.retry.watch.answered();
+      // a server that ignores Range answers 200 with the whole body: never write that at an offset
+      if (!h.contentRange?.startsWith(`bytes ${start}-${end}/`)) throw new VerifyError(`asked for bytes ${start}-${end}, got Content-Range "${h.contentRange ?? 'none'}"`);
+      return (piece) => {
+        if (writer.bytes + piece.length > length) throw new VerifyError(`long range: more than the ${length} bytes asked for at offset ${start}`);
+        writer.write(piece);
+      };
+    }, ctx.retry.signal);
+    writer.flush();
+    if (writer.bytes !== length) throw new VerifyError(`short range: got ${writer.bytes} of ${length} bytes at offset ${start}`);
+    await fh.close();
+    return writer.bytes;
   } catch (err) {
-    ctx.onBytes(-received);
+    ctx.onBytes(-writer.bytes);
+    await fh.close().catch(() => {});
     throw err;
   }
-  return received;
 }
 
 /**

@@ -1,4 +1,5 @@
-// The end of every download pipe: a Writable into an open file that counts, optionally hashes,
+// The end of a streamed body (archive entries, and GETs through the SDK for checksum validation;
+// lean GETs write with offset-writer.ts instead): a Writable into an open file that counts, optionally hashes,
 // and gathers the body's ~64 KiB socket chunks into ~1 MiB writev calls. fs.WriteStream issues
 // one thread-pool write per chunk; gathering cuts the syscalls and the per-chunk promise work by
 // an order of magnitude (measured: about half the CPU of fs.WriteStream for the write side), and

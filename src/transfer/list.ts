@@ -46,7 +46,7 @@ export async function* listObjects(http: S3Http, loc: S3Location, retry: RetryCo
 
 /** One ListObjectsV2 page. */
 export async function listPage(http: S3Http, loc: S3Location, token: string | undefined, opts: ListOptions, signal: AbortSignal): Promise<ListPage> {
-  const res = await http.send({
+  const res = await http.fetch({
     method: 'GET',
     bucket: loc.bucket,
     key: '',
@@ -57,10 +57,8 @@ export async function listPage(http: S3Http, loc: S3Location, token: string | un
       ...(token ? { 'continuation-token': token } : {}),
       ...(opts.shallow ? { delimiter: '/' } : {}),
     },
-  }, signal);
-  res.setEncoding('utf8');
-  let xml = '';
-  for await (const chunk of res) xml += chunk;
+  }, () => 'collect', signal);
+  const xml = res.body?.toString('utf8') ?? '';
   return parsePage(xml);
 }
 

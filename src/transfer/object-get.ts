@@ -1,8 +1,10 @@
-// Object bodies (and HEAD), fetched lean: one signed request through s3-http.ts (see there why
-// not S3Client.send). GETs that need the SDK's checksum validation (ChecksumMode) stay on the SDK.
-import type { IncomingMessage } from 'node:http';
+// Object bodies (and HEAD), fetched lean: one signed request through s3-http.ts and its HTTP/1.1
+// client (see there and http1.ts for why not S3Client.send or node:http). The body reaches the
+// caller piece by piece, synchronously, to be written and hashed on the spot. GETs that need the
+// SDK's checksum validation (ChecksumMode) stay on the SDK.
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
+import type { BodyHandler, Http1Head } from './http1.js';
 import { S3Http, type S3HttpOptions } from './s3-http.js';
 
 export interface GetRequest {
@@ -13,8 +15,7 @@ export interface GetRequest {
   ifMatch?: string | undefined;
 }
 
-export interface GetResponse {
-  body: IncomingMessage;
+export interface ObjectHead {
   contentLength?: number | undefined;
   etag?: string | undefined;
   lastModified?: Date | undefined;
@@ -22,12 +23,6 @@ export interface GetResponse {
 }
 
 export type ObjectGetterOptions = S3HttpOptions;
-
-export interface HeadResponse {
-  contentLength?: number | undefined;
-  etag?: string | undefined;
-  lastModified?: Date | undefined;
-}
 
 export class ObjectGetter {
   /** shared with the listing (list.ts): one keep-alive pool */
@@ -41,30 +36,33 @@ export class ObjectGetter {
     this.http.destroy();
   }
 
-  /** GET an object (or a range of it). Rejects with an S3HttpError for a non-2xx answer. */
-  async get(req: GetRequest, signal: AbortSignal): Promise<GetResponse> {
-    const res = await this.http.send({
+  /**
+   * GET an object (or a range of it): `onHead` sees the answer's headers and says what to do with
+   * the body. Resolves once the body is complete (with it, for 'collect'); rejects with an
+   * S3HttpError for a non-2xx answer.
+   */
+  async get(req: GetRequest, onHead: (head: ObjectHead) => BodyHandler, signal: AbortSignal): Promise<ObjectHead & { body?: Buffer | undefined }> {
+    const res = await this.http.fetch({
       method: 'GET',
       bucket: req.bucket,
       key: req.key,
       headers: { ...(req.range ? { range: req.range } : {}), ...(req.ifMatch ? { 'if-match': req.ifMatch } : {}) },
-    }, signal);
-    return { body: res, ...described(res), contentRange: res.headers['content-range'] };
+    }, (head) => onHead(described(head)), signal);
+    return { ...described(res), body: res.body };
   }
 
   /** HEAD an object. Rejects with an S3HttpError (404: NotFound) for a non-2xx answer. */
-  async head(bucket: string, key: string, signal: AbortSignal): Promise<HeadResponse> {
-    const res = await this.http.send({ method: 'HEAD', bucket, key }, signal);
-    res.resume();
-    return described(res);
+  async head(bucket: string, key: string, signal: AbortSignal): Promise<ObjectHead> {
+    return described(await this.http.fetch({ method: 'HEAD', bucket, key }, () => 'collect', signal));
   }
 }
 
-function described(res: IncomingMessage): HeadResponse {
-  const modified = res.headers['last-modified'] ? new Date(res.headers['last-modified']) : undefined;
+function described({ headers: h }: Http1Head): ObjectHead {
+  const modified = h['last-modified'] ? new Date(h['last-modified']) : undefined;
   return {
-    contentLength: res.headers['content-length'] === undefined ? undefined : Number(res.headers['content-length']),
-    etag: res.headers.etag,
+    contentLength: h['content-length'] === undefined ? undefined : Number(h['content-length']),
+    etag: h.etag,
     lastModified: modified && !Number.isNaN(modified.getTime()) ? modified : undefined,
+    contentRange: h['content-range'],
   };
 }

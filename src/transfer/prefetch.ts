@@ -13,6 +13,7 @@ import { metrics } from '../metrics.js';
 import type { Progress } from '../progress.js';
 import { atomicWrite } from '../util/atomic-write.js';
 import { ArchiveLimitError, extractArchive, type ExtractBudget, type ExtractedFile } from './archive.js';
+import { BufferPool } from './buffer-pool.js';
 import { fetchObject, isLarge, isUpToDate, type FetchContext, type ObjectMeta } from './download.js';
 import { makeKeyFilter, ODM_DEFAULT_EXCLUDES, type KeyFilter } from './filter.js';
 import { checkRelativePath, DirMaker, isDirectoryMarker, relativeKey, resolveInside } from './keys.js';
@@ -22,6 +23,7 @@ import type { Layout, Role } from './layout/types.js';
 import { listObjects, type ListedObject } from './list.js';
 import type { ObjectGetter } from './object-get.js';
 import { describe, type RetryContext, type ServerWatch } from './retry.js';
+import { SMALL_OBJECT_BYTES } from './small-file.js';
 import { formatS3Uri, parseS3Uri, type S3Location } from './s3-uri.js';
 
 /** Where the odm layout keeps archives between download and extraction, and their markers. */
@@ -150,7 +152,7 @@ class Prefetch {
       },
     };
     this.fetch = {
-      sdk: input.sdk, getter: input.getter, retry: this.retry,
+      sdk: input.sdk, getter: input.getter, retry: this.retry, buffers: new BufferPool(c.downloadConcurrency * SMALL_OBJECT_BYTES),
       rangeThreshold: c.rangeThreshold, rangeSize: c.rangeSize, rangeConcurrency: c.rangeConcurrency,
       onBytes: (n) => input.progress.moved(n),
     };

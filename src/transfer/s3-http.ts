@@ -1,4 +1,5 @@
-// One S3 request, lean: SigV4-signed (sigv4.ts) over a keep-alive node:http(s) agent.
+// One S3 request, lean: SigV4-signed (sigv4.ts); GET and HEAD over the lean HTTP/1.1 client
+// (http1.ts), the PUT of small files over a keep-alive node:http(s) agent.
 // Why not S3Client.send: measured on this project's lab, the SDK's per-request work (middleware
 // stack, schema serde, endpoint rules, user agent, logging filters) costs about 2 ms of CPU per
 // request, more than the HTTP exchange itself, and loading the S3 client costs 0.25 s of CPU
@@ -11,9 +12,11 @@
 // rejected as expired (isExpiredSessionError, as in s3-client.ts).
 import * as http from 'node:http';
 import type { IncomingMessage } from 'node:http';
+// node:https (and TLS) is loaded only for an https endpoint: about 0.1 s of CPU saved otherwise
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';
+import { Http1Pool, type BodyHandler, type Http1Head, type Http1Response } from './http1.js';
 import { errorCode, isExpiredSessionError } from './s3-errors.js';
 import { canonicalQuery, EMPTY_SHA256, signRequest, uriEncode } from './sigv4.js';
 
@@ -54,9 +57,11 @@ export interface S3Request {
 }
 
 export class S3Http {
-  private readonly agent: http.Agent;
-  /** node:http or node:https: the latter (and TLS) is loaded only for an https endpoint, about 0.1 s of CPU saved otherwise */
-  private readonly transport: Pick<typeof http, 'Agent' | 'request'>;
+  /** node:http(s), for the PUT of small files (object-put.ts); created on first use */
+  private agent: http.Agent | undefined;
+  /** the lean HTTP/1.1 client, for GET and HEAD (http1.ts); created on first use */
+  private pool: Http1Pool | undefined;
+  private readonly https: boolean;
   private readonly endpoint: URL | undefined;
   private readonly pathStyle: boolean;
   /** server clock minus ours, learnt from a RequestTimeTooSkewed answer (the SDK does the same) */
@@ -64,35 +69,47 @@ export class S3Http {
 
   constructor(private readonly config: Config, private readonly holder: CredentialHolder, private readonly opts: S3HttpOptions) {
     this.endpoint = config.endpointUrl ? new URL(config.endpointUrl) : undefined;
-    const https = this.endpoint ? this.endpoint.protocol === 'https:' : true;
+    this.https = this.endpoint ? this.endpoint.protocol === 'https:' : true;
     this.pathStyle = config.forcePathStyle || this.endpoint !== undefined;
-    const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets, maxFreeSockets: opts.maxSockets };
-    this.transport = https ? process.getBuiltinModule('node:https') : http;
-    this.agent = new this.transport.Agent(agentOpts);
   }
 
   destroy(): void {
-    this.agent.destroy();
+    this.agent?.destroy();
+    this.pool?.destroy();
   }
 
   /**
-   * Send one request; resolves with the response of a 2xx answer (its body unread), rejects with
-   * an S3HttpError otherwise. A skewed clock or an expired session is corrected once and retried.
+   * Send one request through node:http(s); resolves with the response of a 2xx answer (its body
+   * unread), rejects with an S3HttpError otherwise.
    */
-  async send(req: S3Request, signal?: AbortSignal): Promise<IncomingMessage> {
+  send(req: S3Request, signal?: AbortSignal): Promise<IncomingMessage> {
+    return this.corrected(() => this.sendOnce(req, signal));
+  }
+
+  /**
+   * GET or HEAD through the lean HTTP/1.1 client: `onHead` sees a 2xx answer's status and headers
+   * and says what to do with the body (see BodyHandler). Resolves once the body is complete;
+   * rejects with an S3HttpError for a non-2xx answer.
+   */
+  fetch(req: S3Request & { method: 'GET' | 'HEAD' }, onHead: (head: Http1Head) => BodyHandler, signal?: AbortSignal): Promise<Http1Response> {
+    return this.corrected(() => this.fetchOnce(req, onHead, signal));
+  }
+
+  /** A skewed clock or an expired session is corrected once and the request retried. */
+  private async corrected<T>(attempt: () => Promise<T>): Promise<T> {
     const used = this.holder.current();
     try {
-      return await this.once(req, signal);
+      return await attempt();
     } catch (err) {
       if (err instanceof S3HttpError && err.serverDate && /RequestTimeTooSkewed|RequestExpired/.test(err.Code)) {
         this.clockOffsetMs = err.serverDate.getTime() - Date.now();
         log.warn({ offsetMs: this.clockOffsetMs }, `the S3 server's clock is ${Math.round(this.clockOffsetMs / 1000)}s off ours; signing with its time`);
-        return this.once(req, signal);
+        return attempt();
       }
       if (!(err instanceof S3HttpError) || !isExpiredSessionError(err, this.holder, used)) throw err;
       log.info({ reason: errorCode(err) }, 'S3 rejected the session as expired; refreshing credentials and retrying once');
       if (this.holder.current() === used) await this.holder.refreshNow('expired-token');
-      return this.once(req, signal);
+      return attempt();
     }
   }
 
@@ -113,20 +130,42 @@ export class S3Http {
       : { hostname: host, port: undefined, path: `/${bucket}${object}` };
   }
 
-  private async once(req: S3Request, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+  /** Where to send `req` and its signed headers. */
+  private async signed(req: S3Request): Promise<{ hostname: string; port: number | undefined; path: string; headers: Record<string, string> }> {
     const { hostname, port, path } = this.location(req.bucket, req.key);
-    const headers: Record<string, string> = {
-      host: port ? `${hostname}:${port}` : hostname,
-      'x-amz-content-sha256': EMPTY_SHA256,
-      ...req.headers,
-    };
-    const signed = signRequest({
-      method: req.method, path, query: req.query, headers, credentials: await this.holder.provider(),
-      region: this.config.region, service: 's3', date: new Date(Date.now() + this.clockOffsetMs),
+    const headers = signRequest({
+      method: req.method,
+      path,
+      query: req.query,
+      headers: { host: port ? `${hostname}:${port}` : hostname, 'x-amz-content-sha256': EMPTY_SHA256, ...req.headers },
+      credentials: await this.holder.provider(),
+      region: this.config.region,
+      service: 's3',
+      date: new Date(Date.now() + this.clockOffsetMs),
     });
     const query = canonicalQuery(req.query);
+    return { hostname, port, path: query ? `${path}?${query}` : path, headers };
+  }
+
+  private async fetchOnce(req: S3Request & { method: 'GET' | 'HEAD' }, onHead: (head: Http1Head) => BodyHandler, signal: AbortSignal | undefined): Promise<Http1Response> {
+    const { hostname, port, path, headers } = await this.signed(req);
+    this.pool ??= new Http1Pool({ maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs });
+    const ok = (status: number) => status >= 200 && status < 300;
+    const res = await this.pool.request(
+      { method: req.method, hostname, port: port ?? (this.https ? 443 : 80), tls: this.https, path, headers },
+      (head) => (ok(head.status) ? onHead(head) : 'collect'),
+      signal,
+    );
+    if (!ok(res.status)) throw s3Error(res.status, res.headers, res.body?.toString('utf8') ?? '');
+    return res;
+  }
+
+  private async sendOnce(req: S3Request, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+    const { hostname, port, path, headers } = await this.signed(req);
+    const transport: Pick<typeof http, 'Agent' | 'request'> = this.https ? process.getBuiltinModule('node:https') : http;
+    this.agent ??= new transport.Agent({ keepAlive: true, maxSockets: this.opts.maxSockets, maxFreeSockets: this.opts.maxSockets });
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const r = this.transport.request({ method: req.method, hostname, port, path: query ? `${path}?${query}` : path, headers: signed, agent: this.agent, signal }, (res) => {
+      const r = transport.request({ method: req.method, hostname, port, path, headers, agent: this.agent, signal }, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) return resolve(res);
         readError(res).then(reject, reject);
@@ -151,9 +190,12 @@ async function readError(res: IncomingMessage): Promise<S3HttpError> {
   } catch {
     // the status is what matters; a cut-off body still leaves it
   }
-  const status = res.statusCode ?? 0;
+  return s3Error(res.statusCode ?? 0, res.headers as Record<string, string | undefined>, text);
+}
+
+function s3Error(status: number, headers: Record<string, string | string[] | undefined>, text: string): S3HttpError {
   const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] || (status === 404 ? 'NotFound' : status === 412 ? 'PreconditionFailed' : `Http${status}`);
   const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? '';
-  const date = res.headers.date ? new Date(res.headers.date) : undefined;
+  const date = typeof headers.date === 'string' ? new Date(headers.date) : undefined;
   return new S3HttpError(status, code, message ? `${code}: ${message}` : `${status} ${code}`, date && !Number.isNaN(date.getTime()) ? date : undefined);
 }

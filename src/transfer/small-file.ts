@@ -1,36 +1,18 @@
 // Small objects, written in one go. A body below SMALL_OBJECT_BYTES is gathered in memory (it is
-// small, and at most --download-concurrency of them are in flight), checked there, and only then
-// written: open `.part`, one writev, stamp the mtime on the fd, close, rename. A failed check
-// never touches the disk, and the file appears under its final name only whole and verified.
+// small, and at most --download-concurrency of them are in flight; see fetchWhole in
+// download.ts), checked there, and only then written: open `.part`, one writev, stamp the mtime
+// on the fd, close, rename. A failed check never touches the disk, and the file appears under its
+// final name only whole and verified.
 // Why not the streaming FileSink for these: behind a 20 ms link, 2,000 × 64 KiB downloads are
 // CPU-bound, and each file paid for a FileHandle, a stream pipeline, per-chunk callbacks and a
 // utimes by path. The system calls stay on the thread pool: creating a file is the costly one
 // (measured on the dev machine's ext4: about 0.6 ms of kernel CPU per new file), and run
 // synchronously it would serialise with all the HTTP work on the event loop.
 import { close, futimes, open, rename, writev } from 'node:fs';
-import { finished, type Readable } from 'node:stream';
 import { CREATE_NOFOLLOW } from './keys.js';
-import { VerifyError } from './retry.js';
 
 /** Bodies below this are gathered in memory and written with one call. */
 export const SMALL_OBJECT_BYTES = 1024 * 1024;
-
-/**
- * Read a whole body into memory, refusing one longer than `max` bytes (a server that sends more
- * than it announced). Rejects when the body ends early or the connection drops.
- */
-export function gatherBody(body: Readable, max: number): Promise<Buffer[]> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    body.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      if (bytes > max) body.destroy(new VerifyError(`long body: more than the ${max} bytes announced`));
-      else chunks.push(chunk);
-    });
-    finished(body, (err) => (err ? reject(err) : resolve(chunks)));
-  });
-}
 
 /**
  * Write checked bytes to `part` (opened with O_NOFOLLOW: a symlink planted there is refused),

@@ -1,0 +1,63 @@
+// The end of a lean download (http1.ts hands over each piece of a body synchronously): write it
+// at its offset in an open file, hash it, count it, right away. Synchronous writes land in the
+// page cache; measured against thread-pool writes they save about 0.4 CPU s/GiB, and the body's
+// bytes are read into a buffer that is reused as soon as this returns.
+// Pieces come from the socket's read buffer: about 256 KiB over plain TCP, but one TLS record
+// (at most 16 KiB) over https. Small pieces are gathered and written 256 KiB at a time.
+import type { Hash } from 'node:crypto';
+import { writeSync } from 'node:fs';
+
+export interface OffsetWriterOptions {
+  hash?: Hash | undefined;
+  /** called for every piece received (progress) */
+  onBytes?: ((n: number) => void) | undefined;
+}
+
+const STAGE_BYTES = 256 * 1024;
+
+export class OffsetWriter {
+  /** bytes received so far */
+  bytes = 0;
+  private stage: Buffer | undefined;
+  private staged = 0;
+
+  constructor(private readonly fd: number, private position: number, private readonly opts: OffsetWriterOptions = {}) {}
+
+  write(piece: Buffer): void {
+    this.bytes += piece.length;
+    this.opts.hash?.update(piece);
+    this.opts.onBytes?.(piece.length);
+    if (this.staged === 0 && piece.length >= STAGE_BYTES / 4) return this.writeAll(piece);
+    this.stage ??= Buffer.allocUnsafe(STAGE_BYTES);
+    let from = 0;
+    while (from < piece.length) {
+      const n = piece.copy(this.stage, this.staged, from);
+      this.staged += n;
+      from += n;
+      if (this.staged === STAGE_BYTES) this.flush();
+    }
+  }
+
+  digest(): string | undefined {
+    return this.opts.hash?.digest('hex');
+  }
+
+  /** Write what is gathered; call before closing the file. */
+  flush(): void {
+    if (this.staged === 0) return;
+    const n = this.staged;
+    this.staged = 0;
+    this.writeAll(this.stage!.subarray(0, n));
+  }
+
+  private writeAll(buf: Buffer): void {
+    let done = 0;
+    // write may write less than asked (rare, e.g. near ENOSPC): finish the rest
+    while (done < buf.length) {
+      const n = writeSync(this.fd, buf, done, buf.length - done, this.position);
+      if (n === 0) throw new Error('write made no progress');
+      done += n;
+      this.position += n;
+    }
+  }
+}
