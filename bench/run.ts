@@ -75,6 +75,11 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
 
   const result: CaseResult = { tc, shape: describeDataset(ds), files: ds.files.length, bytes: ds.totalBytes, load: load(), runs: [] };
   const byTool = new Map<ToolId, ToolRuns>(tools.map((t) => [t, { tool: t, samples: [], failures: [] }]));
+  // Download destinations are deleted when the case ends, not after each run: creating a file in
+  // an ext4 block group where thousands were just deleted makes the kernel skip each recently
+  // freed inode (find_inode_bit -> recently_deleted, seen with perf), which charged whichever
+  // tool ran next up to 2 s of system CPU for 2,000 files.
+  const finished: string[] = [];
   result.runs = [...byTool.values()];
   for (let round = 0; round < runs; round++) {
     for (const tool of rotate(tools, round)) {
@@ -97,11 +102,12 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
       record.failures.push(...problems);
       say(`${tag}: ${sample.wallS.toFixed(2)} s wall, ${sample.cpuS.toFixed(2)} s CPU, ${sample.maxRssMiB.toFixed(0)} MiB RSS, ` +
         (problems.length ? `NOT VERIFIED: ${problems.join('; ')}` : 'verified'));
-      if (tc.direction === 'download') await rm(dir, { recursive: true, force: true });
+      if (tc.direction === 'download') finished.push(dir);
       else { await emptyPrefix(s3, BUCKET, prefix); collectGarbage(lab); }
       await rm(scratch, { recursive: true, force: true });
     }
   }
+  for (const dir of finished) await rm(dir, { recursive: true, force: true });
   if (tc.direction === 'download') { await emptyPrefix(s3, BUCKET, seedPrefixKey); collectGarbage(lab); }
   else await rm(local, { recursive: true, force: true });
   s3.destroy();
