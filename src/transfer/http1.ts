@@ -84,6 +84,8 @@ export class Http1Pool {
     this.destroyed = true;
     for (const list of this.idle.values()) for (const c of list) c.socket.destroy();
     this.idle.clear();
+    // requests waiting for a connection find the pool shut and fail
+    for (const list of this.waiting.values()) for (const wake of list.splice(0)) wake();
   }
 
   private async acquire(key: string, req: Http1Request): Promise<Connection> {
