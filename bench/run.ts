@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ODM_LATENCY_CASE, selectCases, TRANSFER_CASES, type TransferCase } from './cases.js';
 import { describeDataset, writeTree } from './data.js';
@@ -55,6 +56,15 @@ const say = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 const rotate = <T>(xs: T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % xs.length]!);
 
+// Download destinations are deleted when the bench ends, not after each run or case: creating a
+// file in an ext4 block group where thousands were just deleted makes the kernel skip every
+// recently freed inode (find_inode_bit -> recently_deleted, seen with perf), and freeing
+// gigabytes starts a storm of discards on this `discard`-mounted disk. Either charged whichever
+// tool ran next (s3-sidecar, in each case's first round) up to 2 s.
+const downloaded: string[] = [];
+/** pause after seeding a case and before its first run */
+const SETTLE_MS = 5000;
+
 async function freshDir(p: string): Promise<string> {
   await rm(p, { recursive: true, force: true });
   await mkdir(p, { recursive: true });
@@ -72,14 +82,12 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
   if (tc.direction === 'download') await seedPrefix(s3, BUCKET, seedPrefixKey, ds);
   else await writeTree(await freshDir(local), ds);
   say(`${tc.id}: ${ds.files.length} files prepared in ${((Date.now() - t0) / 1000).toFixed(1)} s; load ${load()}`);
+  // the first run of a case (s3-sidecar's, in round 1) must not pay for the seeding's writeback
+  execFileSync('sync');
+  await sleep(SETTLE_MS);
 
   const result: CaseResult = { tc, shape: describeDataset(ds), files: ds.files.length, bytes: ds.totalBytes, load: load(), runs: [] };
   const byTool = new Map<ToolId, ToolRuns>(tools.map((t) => [t, { tool: t, samples: [], failures: [] }]));
-  // Download destinations are deleted when the case ends, not after each run: creating a file in
-  // an ext4 block group where thousands were just deleted makes the kernel skip each recently
-  // freed inode (find_inode_bit -> recently_deleted, seen with perf), which charged whichever
-  // tool ran next up to 2 s of system CPU for 2,000 files.
-  const finished: string[] = [];
   result.runs = [...byTool.values()];
   for (let round = 0; round < runs; round++) {
     for (const tool of rotate(tools, round)) {
@@ -102,12 +110,11 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
       record.failures.push(...problems);
       say(`${tag}: ${sample.wallS.toFixed(2)} s wall, ${sample.cpuS.toFixed(2)} s CPU, ${sample.maxRssMiB.toFixed(0)} MiB RSS, ` +
         (problems.length ? `NOT VERIFIED: ${problems.join('; ')}` : 'verified'));
-      if (tc.direction === 'download') finished.push(dir);
+      if (tc.direction === 'download') downloaded.push(dir);
       else { await emptyPrefix(s3, BUCKET, prefix); collectGarbage(lab); }
       await rm(scratch, { recursive: true, force: true });
     }
   }
-  for (const dir of finished) await rm(dir, { recursive: true, force: true });
   if (tc.direction === 'download') { await emptyPrefix(s3, BUCKET, seedPrefixKey); collectGarbage(lab); }
   else await rm(local, { recursive: true, force: true });
   s3.destroy();
@@ -153,6 +160,7 @@ async function benchAll(): Promise<void> {
       tables.push(table);
     }
   } finally {
+    for (const dir of downloaded.splice(0)) await rm(dir, { recursive: true, force: true });
     proxy?.stop();
     if (!opts['keep-lab']) stopLab();
     // also after a failure: the cases measured so far are kept
