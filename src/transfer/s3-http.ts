@@ -9,7 +9,7 @@
 // Kept from the SDK's behaviour: path-style for custom endpoints, virtual-hosted buckets on AWS,
 // the key encoding S3 signs (each segment URI-encoded, "/" kept), a clock corrected from the
 // server's Date after RequestTimeTooSkewed, and one refresh-and-retry when the session is
-// rejected as expired (isExpiredSessionError, as in s3-client.ts).
+// rejected as expired (isExpiredSessionError in s3-errors.ts, as the SDK client does).
 import * as http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 // node:https (and TLS) is loaded only for an https endpoint: about 0.1 s of CPU saved otherwise
