@@ -53,7 +53,7 @@ async function buildSource(name: SourceName, config: Config): Promise<Credential
       const [{ fromAssumeRole }, { chainProvider }, { createStsClient, sanitizeSessionName }] =
         await Promise.all([import('./sources/assume-role.js'), import('./sources/chain.js'), import('./sts.js')]);
       return fromAssumeRole({
-        sts: createStsClient(config, chainProvider()),
+        sts: createStsClient(config, await chainProvider()),
         roleArn: required(config, 'assumeRoleArn', 'is required for the assume-role source'),
         sessionName: sanitizeSessionName(config.roleSessionName),
         durationSeconds: durationSeconds(config),

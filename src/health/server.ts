@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, optionName, type Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';
-import { metrics, registry } from '../metrics.js';
+import { loadRegistry, metrics } from '../metrics.js';
 import { credentialsCheck, runChecks, type ReadinessCheck } from './checks.js';
 import { startHeartbeat } from './heartbeat.js';
 import { assertExposureAllowed, formatAddress, parseListenAddress } from './listen-address.js';
@@ -46,6 +46,8 @@ export async function startHealthServer(config: Pick<Config, 'httpAddr' | 'endpo
   const addr = parseListenAddress(config.httpAddr, name);
   assertExposureAllowed(addr, config.endpointAllowRemote, name);
 
+  // /metrics will be read: load prom-client now, so the process's default metrics start here
+  const registry = await loadRegistry();
   const checks = new Map<string, ReadinessCheck>(Object.entries(opts.checks ?? {}));
   let holder: CredentialHolder | undefined;
   let lastExpiration: Date | undefined;

@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { toCredentialError } from '../../src/credentials/errors.js';
 import { fromAssumeRole } from '../../src/credentials/sources/assume-role.js';
-import { fromChain } from '../../src/credentials/sources/chain.js';
+import { envCredentials, fromChain } from '../../src/credentials/sources/chain.js';
 import { fromControlPlane, parseControlPlaneBody } from '../../src/credentials/sources/control-plane.js';
 import { fromWebIdentity } from '../../src/credentials/sources/web-identity.js';
 import { sanitizeSessionName } from '../../src/credentials/sts.js';
@@ -170,6 +171,28 @@ test('chain: static keys + session token from the environment', async (t) => {
   assert.equal(c.sessionToken, session.sessionToken);
   assert.equal(c.expiration?.getTime(), session.expiration!.getTime());
   await works(t, lab, c);
+});
+
+test('chain: keys in the environment are read as the SDK chain reads them, and skipped like it when AWS_PROFILE is set', async () => {
+  const vars = {
+    AWS_ACCESS_KEY_ID: 'AKIDENVTEST', AWS_SECRET_ACCESS_KEY: 'env-secret', AWS_SESSION_TOKEN: 'env-token',
+    AWS_CREDENTIAL_EXPIRATION: '2030-01-02T03:04:05Z', AWS_PROFILE: undefined,
+  };
+  await withEnv(vars, async () => {
+    const sdk = await defaultProvider({ ignoreCache: true })();
+    const ours = await fromChain()();
+    assert.deepEqual(
+      { id: ours.accessKeyId, secret: ours.secretAccessKey, token: ours.sessionToken, exp: ours.expiration?.getTime() },
+      { id: sdk.accessKeyId, secret: sdk.secretAccessKey, token: sdk.sessionToken, exp: sdk.expiration?.getTime() },
+    );
+  });
+  // a profile was asked for: the environment's keys are not used, by the SDK or by the fast path
+  const file = join(tmp(), 'credentials');
+  writeFileSync(file, '[other]\naws_access_key_id = AKIDFILE\naws_secret_access_key = file-secret\n');
+  await withEnv({ ...vars, AWS_PROFILE: 'other', AWS_SHARED_CREDENTIALS_FILE: file, AWS_CONFIG_FILE: join(tmp(), 'none') }, async () => {
+    assert.equal(envCredentials(process.env, 'chain'), undefined);
+    assert.equal((await fromChain()()).accessKeyId, 'AKIDFILE');
+  });
 });
 
 test('chain: empty AWS_ACCESS_KEY_ID falls through to the next link (a shared credentials file), it does not fail', async (t) => {

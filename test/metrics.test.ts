@@ -1,0 +1,27 @@
+// Metrics recorded before prom-client is loaded (it loads only when /metrics will be served) are
+// handed over when it loads; afterwards they go straight to prom-client.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadRegistry, metrics } from '../src/metrics.js';
+
+test('values kept before prom-client loads reach the registry, and later ones go straight there', async () => {
+  metrics.bytesTotal.inc({ direction: 'download' }, 100);
+  metrics.bytesTotal.inc({ direction: 'download' }, 23);
+  metrics.objectsTotal.inc({ direction: 'upload' });
+  metrics.queueDepth.set({ direction: 'download' }, 7);
+  metrics.queueDepth.set({ direction: 'download' }, 5);
+  metrics.uploadsInFlight.set(3);
+  const registry = await loadRegistry();
+  assert.equal(await loadRegistry(), registry, 'loaded once');
+  metrics.bytesTotal.inc({ direction: 'download' }, 1);
+  metrics.lastUploadTime.set(1234);
+  const text = await registry.metrics();
+  assert.match(text, /^s3_sidecar_transfer_bytes_total\{direction="download"\} 124$/m);
+  assert.match(text, /^s3_sidecar_transfer_objects_total\{direction="upload"\} 1$/m);
+  assert.match(text, /^s3_sidecar_queue_depth\{direction="download"\} 5$/m);
+  assert.match(text, /^s3_sidecar_uploads_in_flight 3$/m);
+  assert.match(text, /^s3_sidecar_last_upload_timestamp_seconds 1234$/m);
+  assert.match(text, /^s3_sidecar_process_cpu_seconds_total /m, 'the default process metrics are there');
+  const bytes = await metrics.bytesTotal.get();
+  assert.deepEqual(bytes.values.map((v) => [v.labels, v.value]), [[{ direction: 'download' }, 124]]);
+});
