@@ -153,10 +153,12 @@ class Connection {
   constructor(req: Http1Request, bufferBytes: number, onClose: () => void) {
     const buffer = Buffer.allocUnsafe(bufferBytes);
     const onread: net.OnReadOpts = { buffer, callback: (n) => { this.onRead(buffer.subarray(0, n)); return true; } };
+    // an IPv6 literal comes as in a URL ("[::1]"); connect wants the bare address
+    const host = req.hostname.replace(/^\[(.*)\]$/, '$1');
     // tls.connect takes `onread` too (since Node 14.18; each read is then one TLS record); @types/node does not list it
     this.socket = req.tls
-      ? (process.getBuiltinModule('node:tls') as typeof tls).connect({ host: req.hostname, port: req.port, servername: req.hostname, ALPNProtocols: ['http/1.1'], onread } as tls.ConnectionOptions)
-      : net.connect({ host: req.hostname, port: req.port, onread, noDelay: true });
+      ? (process.getBuiltinModule('node:tls') as typeof tls).connect({ host, port: req.port, ...(net.isIP(host) ? {} : { servername: host }), ALPNProtocols: ['http/1.1'], onread } as tls.ConnectionOptions)
+      : net.connect({ host, port: req.port, onread, noDelay: true });
     this.socket.on('error', (err) => this.ex?.fail(err));
     this.socket.on('close', () => {
       const ex = this.ex;

@@ -165,7 +165,8 @@ export class S3Http {
     const transport: Pick<typeof http, 'Agent' | 'request'> = this.https ? process.getBuiltinModule('node:https') : http;
     this.agent ??= new transport.Agent({ keepAlive: true, maxSockets: this.opts.maxSockets, maxFreeSockets: this.opts.maxSockets });
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const r = transport.request({ method: req.method, hostname, port, path, headers, agent: this.agent, signal }, (res) => {
+      // an IPv6 literal comes as in a URL ("[::1]"); node:http wants the bare address (the Host header keeps the brackets)
+      const r = transport.request({ method: req.method, hostname: hostname.replace(/^\[(.*)\]$/, '$1'), port, path, headers, agent: this.agent, signal }, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) return resolve(res);
         readError(res).then(reject, reject);

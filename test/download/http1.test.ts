@@ -13,7 +13,7 @@ import { classify } from '../../src/transfer/retry.js';
 type Answer = (socket: Socket, request: string, n: number) => void | Promise<void>;
 
 /** A server that answers the n-th request (over all connections) with `answer`. */
-async function crafted(t: TestContext, answer: Answer): Promise<{ port: number; connections: () => number }> {
+async function crafted(t: TestContext, answer: Answer, host = '127.0.0.1'): Promise<{ port: number; connections: () => number }> {
   let n = 0;
   let connections = 0;
   const server: Server = createServer((socket) => {
@@ -30,7 +30,7 @@ async function crafted(t: TestContext, answer: Answer): Promise<{ port: number; 
     });
     socket.on('error', () => {});
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(0, host);
   await once(server, 'listening');
   t.after(() => server.close());
   return { port: (server.address() as { port: number }).port, connections: () => connections };
@@ -148,4 +148,14 @@ test('no more connections than maxSockets: requests beyond wait for a free one',
   assert.ok(all.every((r) => r.body?.toString() === 'ok'));
   assert.ok(server.connections() <= 4, `connections: ${server.connections()}`);
   assert.ok(most <= 4, `concurrent: ${most}`);
+});
+
+test('an IPv6 literal, as a URL writes it ("[::1]"), connects', async (t) => {
+  const server = await crafted(t, (s, req) => {
+    assert.match(req, /\r\nhost: \[::1\]:\d+$/);
+    s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nv6');
+  }, '::1');
+  const p = pool(t);
+  const req = { ...get(server.port), hostname: '[::1]', headers: { host: `[::1]:${server.port}` } };
+  assert.equal((await p.request(req, () => 'collect')).body?.toString(), 'v6');
 });
