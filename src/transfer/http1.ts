@@ -148,6 +148,7 @@ class Connection {
   counted = true;
   private exchanges = 0;
   private keepAlive = true;
+  private timeoutMs = 0;
   private ex: Exchange | undefined;
 
   constructor(req: Http1Request, bufferBytes: number, onClose: () => void) {
@@ -160,6 +161,8 @@ class Connection {
       ? (process.getBuiltinModule('node:tls') as typeof tls).connect({ host, port: req.port, ...(net.isIP(host) ? {} : { servername: host }), ALPNProtocols: ['http/1.1'], onread } as tls.ConnectionOptions)
       : net.connect({ host, port: req.port, onread, noDelay: true });
     this.socket.on('error', (err) => this.ex?.fail(err));
+    // one listener for the connection's life: setTimeout(ms, callback) per request would add one each time
+    this.socket.on('timeout', () => this.ex?.fail(Object.assign(new Error(`no data from ${host} for ${this.timeoutMs} ms`), { name: 'TimeoutError', code: 'ETIMEDOUT' })));
     this.socket.on('close', () => {
       const ex = this.ex;
       if (ex) ex.closed();
@@ -180,7 +183,8 @@ class Connection {
     this.ex = ex;
     const onAbort = () => ex.fail(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR', cause: signal?.reason }));
     signal?.addEventListener('abort', onAbort, { once: true });
-    this.socket.setTimeout(timeoutMs, () => ex.fail(Object.assign(new Error(`no data from ${req.hostname} for ${timeoutMs} ms`), { name: 'TimeoutError', code: 'ETIMEDOUT' })));
+    this.timeoutMs = timeoutMs;
+    this.socket.setTimeout(timeoutMs);
     let head = `${req.method} ${req.path} HTTP/1.1\r\n`;
     for (const [k, v] of Object.entries(req.headers)) head += `${k}: ${v}\r\n`;
     this.socket.write(`${head}\r\n`);

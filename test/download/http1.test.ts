@@ -134,6 +134,21 @@ test('a cut body, a dead server, silence and an abort fail as network errors; a 
   assert.equal(classify(refused), 'network');
 });
 
+test('one connection serves many requests without piling up listeners', async (t) => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const server = await crafted(t, (s) => { s.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx'); });
+  const p = new Http1Pool({ maxSockets: 1, timeoutMs: 5000 });
+  t.after(() => p.destroy());
+  const ac = new AbortController();
+  for (let i = 0; i < 30; i++) await p.request(get(server.port), () => 'collect', ac.signal);
+  await sleep(10); // warnings are emitted on the next tick
+  assert.equal(server.connections(), 1);
+  assert.deepEqual(warnings, [], 'no MaxListenersExceededWarning');
+});
+
 test('no more connections than maxSockets: requests beyond wait for a free one', async (t) => {
   let open = 0;
   let most = 0;
