@@ -68,7 +68,7 @@ export class Http1Pool {
     const key = `${req.tls ? 's' : ''}${req.hostname}:${req.port}`;
     for (let attempt = 0; ; attempt++) {
       signal?.throwIfAborted();
-      const conn = await this.acquire(key, req);
+      const conn = await this.acquire(key, req, signal);
       try {
         const res = await conn.exchange(req, onHead, this.opts.timeoutMs, signal);
         this.release(key, conn);
@@ -88,9 +88,10 @@ export class Http1Pool {
     for (const list of this.waiting.values()) for (const wake of list.splice(0)) wake();
   }
 
-  private async acquire(key: string, req: Http1Request): Promise<Connection> {
+  private async acquire(key: string, req: Http1Request, signal: AbortSignal | undefined): Promise<Connection> {
     for (;;) {
       if (this.destroyed) throw new Error('the HTTP client was shut down');
+      signal?.throwIfAborted();
       const idle = this.idle.get(key);
       while (idle?.length) {
         const c = idle.pop()!;
@@ -105,10 +106,21 @@ export class Http1Pool {
         this.open.set(key, open + 1);
         return new Connection(req, this.opts.readBufferBytes ?? 256 * 1024, () => this.drop(key, undefined, true));
       }
+      // wait for a connection to free up, or for an abort (which gives up its place in the queue)
       await new Promise<void>((resolve) => {
         const list = this.waiting.get(key) ?? [];
-        list.push(resolve);
+        const onAbort = () => {
+          const i = list.indexOf(wake);
+          if (i >= 0) list.splice(i, 1);
+          resolve();
+        };
+        const wake = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        list.push(wake);
         this.waiting.set(key, list);
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
     }
   }
@@ -183,11 +195,13 @@ class Connection {
     this.ex = ex;
     const onAbort = () => ex.fail(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR', cause: signal?.reason }));
     signal?.addEventListener('abort', onAbort, { once: true });
+    // aborted while waiting for a connection: an 'abort' event will not come again
+    if (signal?.aborted) onAbort();
     this.timeoutMs = timeoutMs;
     this.socket.setTimeout(timeoutMs);
     let head = `${req.method} ${req.path} HTTP/1.1\r\n`;
     for (const [k, v] of Object.entries(req.headers)) head += `${k}: ${v}\r\n`;
-    this.socket.write(`${head}\r\n`);
+    if (!ex.settled) this.socket.write(`${head}\r\n`);
     try {
       const res = await ex.done;
       if (!ex.reusable) this.keepAlive = false;

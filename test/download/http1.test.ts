@@ -174,3 +174,23 @@ test('an IPv6 literal, as a URL writes it ("[::1]"), connects', async (t) => {
   const req = { ...get(server.port), hostname: '[::1]', headers: { host: `[::1]:${server.port}` } };
   assert.equal((await p.request(req, () => 'collect')).body?.toString(), 'v6');
 });
+
+test('a request aborted while it waits for a connection fails at once, without sending', async (t) => {
+  const paths: string[] = [];
+  const server = await crafted(t, (s, req) => {
+    paths.push(req.split(' ')[1]!);
+    if (req.includes('/slow')) setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\ns'), 200);
+  });
+  const p = new Http1Pool({ maxSockets: 1, timeoutMs: 5000 });
+  t.after(() => p.destroy());
+  const slow = p.request(get(server.port, '/slow'), () => 'collect');
+  const ac = new AbortController();
+  const waiting = p.request(get(server.port, '/never'), () => 'collect', ac.signal);
+  let slowDone = false;
+  void slow.then(() => (slowDone = true));
+  ac.abort(new Error('stop'));
+  await assert.rejects(waiting, /stop/);
+  assert.equal(slowDone, false, 'it did not wait for the busy connection');
+  assert.equal((await slow).body?.toString(), 's');
+  assert.deepEqual(paths, ['/slow'], 'the aborted request was never sent');
+});
