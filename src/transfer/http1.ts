@@ -14,6 +14,7 @@ import type * as tls from 'node:tls';
 
 export interface Http1Request {
   method: 'GET' | 'HEAD';
+  /** the address to connect to (an IPv6 literal without brackets) */
   hostname: string;
   port: number;
   tls: boolean;
@@ -166,8 +167,7 @@ class Connection {
   constructor(req: Http1Request, bufferBytes: number, onClose: () => void) {
     const buffer = Buffer.allocUnsafe(bufferBytes);
     const onread: net.OnReadOpts = { buffer, callback: (n) => { this.onRead(buffer.subarray(0, n)); return true; } };
-    // an IPv6 literal comes as in a URL ("[::1]"); connect wants the bare address
-    const host = req.hostname.replace(/^\[(.*)\]$/, '$1');
+    const host = req.hostname;
     // tls.connect takes `onread` too (since Node 14.18; each read is then one TLS record); @types/node does not list it
     this.socket = req.tls
       ? (process.getBuiltinModule('node:tls') as typeof tls).connect({ host, port: req.port, ...(net.isIP(host) ? {} : { servername: host }), ALPNProtocols: ['http/1.1'], onread } as tls.ConnectionOptions)

@@ -23,7 +23,7 @@ export interface ListOptions {
   pageSize?: number;
 }
 
-export interface ListPage {
+interface ListPage {
   objects: ListedObject[];
   /** set when there is a next page */
   nextToken: string | undefined;
@@ -45,7 +45,7 @@ export async function* listObjects(http: S3Http, loc: S3Location, retry: RetryCo
 }
 
 /** One ListObjectsV2 page. */
-export async function listPage(http: S3Http, loc: S3Location, token: string | undefined, opts: ListOptions, signal: AbortSignal): Promise<ListPage> {
+async function listPage(http: S3Http, loc: S3Location, token: string | undefined, opts: ListOptions, signal: AbortSignal): Promise<ListPage> {
   const res = await http.fetch({
     method: 'GET',
     bucket: loc.bucket,

@@ -20,8 +20,6 @@ import { Http1Pool, type BodyHandler, type Http1Head, type Http1Response } from 
 import { errorCode, isExpiredSessionError } from './s3-errors.js';
 import { canonicalQuery, EMPTY_SHA256, signRequest, uriEncode } from './sigv4.js';
 
-export { EMPTY_SHA256 };
-
 /** Errors shaped like the SDK's, so errorCode() / httpStatus() / classify() read them the same way. */
 export class S3HttpError extends Error {
   readonly Code: string;
@@ -57,8 +55,8 @@ export interface S3Request {
 }
 
 export class S3Http {
-  /** node:http(s), for the PUT of small files (object-put.ts); created on first use */
-  private agent: http.Agent | undefined;
+  /** node:http(s) and its agent, for the PUT of small files (object-put.ts); created on first use */
+  private node: { transport: Pick<typeof http, 'Agent' | 'request'>; agent: http.Agent } | undefined;
   /** the lean HTTP/1.1 client, for GET and HEAD (http1.ts); created on first use */
   private pool: Http1Pool | undefined;
   private readonly https: boolean;
@@ -74,7 +72,7 @@ export class S3Http {
   }
 
   destroy(): void {
-    this.agent?.destroy();
+    this.node?.agent.destroy();
     this.pool?.destroy();
   }
 
@@ -130,7 +128,10 @@ export class S3Http {
       : { hostname: host, port: undefined, path: `/${bucket}${object}` };
   }
 
-  /** Where to send `req` and its signed headers. */
+  /**
+   * Where to send `req` and its signed headers. `hostname` is the address to connect to: an IPv6
+   * literal without the brackets a URL (and the Host header) puts around it.
+   */
   private async signed(req: S3Request): Promise<{ hostname: string; port: number | undefined; path: string; headers: Record<string, string> }> {
     const { hostname, port, path } = this.location(req.bucket, req.key);
     const headers = signRequest({
@@ -144,7 +145,7 @@ export class S3Http {
       date: new Date(Date.now() + this.clockOffsetMs),
     });
     const query = canonicalQuery(req.query);
-    return { hostname, port, path: query ? `${path}?${query}` : path, headers };
+    return { hostname: hostname.replace(/^\[(.*)\]$/, '$1'), port, path: query ? `${path}?${query}` : path, headers };
   }
 
   private async fetchOnce(req: S3Request & { method: 'GET' | 'HEAD' }, onHead: (head: Http1Head) => BodyHandler, signal: AbortSignal | undefined): Promise<Http1Response> {
@@ -162,11 +163,13 @@ export class S3Http {
 
   private async sendOnce(req: S3Request, signal: AbortSignal | undefined): Promise<IncomingMessage> {
     const { hostname, port, path, headers } = await this.signed(req);
-    const transport: Pick<typeof http, 'Agent' | 'request'> = this.https ? process.getBuiltinModule('node:https') : http;
-    this.agent ??= new transport.Agent({ keepAlive: true, maxSockets: this.opts.maxSockets, maxFreeSockets: this.opts.maxSockets });
+    if (!this.node) {
+      const transport: Pick<typeof http, 'Agent' | 'request'> = this.https ? process.getBuiltinModule('node:https') : http;
+      this.node = { transport, agent: new transport.Agent({ keepAlive: true, maxSockets: this.opts.maxSockets, maxFreeSockets: this.opts.maxSockets }) };
+    }
+    const { transport, agent } = this.node;
     return new Promise<IncomingMessage>((resolve, reject) => {
-      // an IPv6 literal comes as in a URL ("[::1]"); node:http wants the bare address (the Host header keeps the brackets)
-      const r = transport.request({ method: req.method, hostname: hostname.replace(/^\[(.*)\]$/, '$1'), port, path, headers, agent: this.agent, signal }, (res) => {
+      const r = transport.request({ method: req.method, hostname, port, path, headers, agent, signal }, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) return resolve(res);
         readError(res).then(reject, reject);

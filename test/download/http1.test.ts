@@ -165,13 +165,13 @@ test('no more connections than maxSockets: requests beyond wait for a free one',
   assert.ok(most <= 4, `concurrent: ${most}`);
 });
 
-test('an IPv6 literal, as a URL writes it ("[::1]"), connects', async (t) => {
+test('an IPv6 address connects; the Host header keeps its brackets', async (t) => {
   const server = await crafted(t, (s, req) => {
     assert.match(req, /\r\nhost: \[::1\]:\d+$/);
     s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nv6');
   }, '::1');
   const p = pool(t);
-  const req = { ...get(server.port), hostname: '[::1]', headers: { host: `[::1]:${server.port}` } };
+  const req = { ...get(server.port), hostname: '::1', headers: { host: `[::1]:${server.port}` } };
   assert.equal((await p.request(req, () => 'collect')).body?.toString(), 'v6');
 });
 
