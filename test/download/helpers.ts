@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { loadConfig } from '../../src/config.js';
+import type { CredentialHolder } from '../../src/credentials/types.js';
+import { ObjectGetter } from '../../src/transfer/object-get.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { adminS3, labEnv, requireLab, tempBucket, type Lab } from '../helpers/lab.js';
 
@@ -105,4 +108,12 @@ export function summary(r: CliResult): Record<string, unknown> {
 
 export function explain(r: CliResult): string {
   return `exit ${r.code}\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-2000)}`;
+}
+
+/** The lean getter (and, through `.http`, the lean listing) pointed at the lab; destroyed after the test. */
+export function labGetter(t: TestContext, lab: Lab, holder: CredentialHolder): ObjectGetter {
+  const config = loadConfig('download', ['--endpoint-url', lab.endpoint, '--region', lab.region], {});
+  const g = new ObjectGetter(config, holder, { maxSockets: 4, socketTimeoutMs: 30_000 });
+  t.after(() => g.destroy());
+  return g;
 }

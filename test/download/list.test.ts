@@ -5,23 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { loadConfig } from '../../src/config.js';
-import type { CredentialHolder, Credentials } from '../../src/credentials/types.js';
+import type { Credentials } from '../../src/credentials/types.js';
 import { decodeXmlText, listObjects, parsePage, type ListedObject } from '../../src/transfer/list.js';
-import { ObjectGetter } from '../../src/transfer/object-get.js';
 import { ServerWatch, type RetryContext } from '../../src/transfer/retry.js';
 import { errorCode, httpStatus } from '../../src/transfer/s3-errors.js';
 import { assumedCredentials } from '../credentials/helpers/fixtures.js';
-import { staticHolder } from '../helpers/holders.js';
-import type { Lab } from '../helpers/lab.js';
-import { bytes, labBucket, seed } from './helpers.js';
-
-function getter(t: { after(fn: () => void): void }, lab: Lab, holder: CredentialHolder): ObjectGetter {
-  const config = loadConfig('download', ['--endpoint-url', lab.endpoint, '--region', lab.region], {});
-  const g = new ObjectGetter(config, holder, { maxSockets: 4, socketTimeoutMs: 30_000 });
-  t.after(() => g.destroy());
-  return g;
-}
+import { fixedHolder, staticHolder } from '../helpers/holders.js';
+import { bytes, labBucket, labGetter, seed } from './helpers.js';
 
 function retryContext(): RetryContext {
   const watch = new ServerWatch('lab', 60_000, () => {});
@@ -54,15 +44,14 @@ test('lean listing: every key as the SDK lists it, across pages, shallow, with s
 
   const session: Credentials = await assumedCredentials(t, lab, 'dl-list');
   assert.ok(session.sessionToken, 'AssumeRole gave a session token');
-  const sessionHolder: CredentialHolder = { current: () => session, provider: async () => session, refreshNow: async () => session };
-  for (const [what, holder] of [['static keys', staticHolder(lab)], ['session credentials', sessionHolder]] as const) {
-    const g = getter(t, lab, holder);
+  for (const [what, holder] of [['static keys', staticHolder(lab)], ['session credentials', fixedHolder(session)]] as const) {
+    const g = labGetter(t, lab, holder);
     // page size 2: four pages, each asked for with the previous page's continuation token
     const listed = await all(listObjects(g.http, { bucket, prefix: 'job/' }, retryContext(), { pageSize: 2 }));
     assert.deepEqual(listed.map((o) => ({ key: o.key, size: o.size, etag: o.etag, lastModified: o.lastModified?.getTime() })), expected, what);
   }
 
-  const g = getter(t, lab, staticHolder(lab));
+  const g = labGetter(t, lab, staticHolder(lab));
   const shallow = await all(listObjects(g.http, { bucket, prefix: 'job/' }, retryContext(), { shallow: true }));
   assert.deepEqual(shallow.map((o) => o.key), expected.map((o) => o.key!).filter((k) => !k.slice(4).includes('/')), 'shallow: only keys directly below the prefix');
 

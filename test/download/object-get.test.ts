@@ -3,27 +3,18 @@
 // the SDK's, and a session the server rejects as expired is refreshed once and the request retried.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadConfig } from '../../src/config.js';
-import type { CredentialHolder } from '../../src/credentials/types.js';
-import { ObjectGetter } from '../../src/transfer/object-get.js';
 import { errorCode, httpStatus } from '../../src/transfer/s3-errors.js';
 import { classify } from '../../src/transfer/retry.js';
-import { requireLab, type Lab } from '../helpers/lab.js';
-import { bytes, labBucket, seed } from './helpers.js';
+import { bytes, labBucket, labGetter, seed } from './helpers.js';
 import { expiringHolder, staticHolder } from '../helpers/holders.js';
 
-function getter(lab: Lab, holder: CredentialHolder): ObjectGetter {
-  const config = loadConfig('download', ['--endpoint-url', lab.endpoint, '--region', lab.region], {});
-  return new ObjectGetter(config, holder, { maxSockets: 4, socketTimeoutMs: 30_000 });
-}
 
 test('lean GET: awkward keys, ranges, If-Match and SDK-shaped errors', async (t) => {
   const { lab, bucket, s3 } = await labBucket(t, 'dl-get');
   const keys = ["a b+c%25d ü (1)!'*.jpg", '日本/語.txt', 'x'.repeat(200), 'q?=&#.bin', 'tilde~dot.../x'];
   const objects = Object.fromEntries(keys.map((k, i) => [k, bytes(1000 + i, k)]));
   await seed(s3, bucket, objects);
-  const g = getter(lab, staticHolder(lab));
-  t.after(() => g.destroy());
+  const g = labGetter(t, lab, staticHolder(lab));
   const signal = new AbortController().signal;
   for (const k of keys) {
     const r = await g.get({ bucket, key: k }, () => 'collect', signal);
@@ -63,8 +54,7 @@ test('lean GET: a session rejected as expired is refreshed once and the request 
   await seed(s3, bucket, { k: 'fresh' });
   // the held credentials are at the end of their life (and the server refuses them: 403)
   const holder = expiringHolder(lab);
-  const g = getter(lab, holder);
-  t.after(() => g.destroy());
+  const g = labGetter(t, lab, holder);
   const r = await g.get({ bucket, key: 'k' }, () => 'collect', new AbortController().signal);
   assert.equal(r.body!.toString(), 'fresh');
   assert.equal(holder.refreshes, 1);
@@ -73,8 +63,7 @@ test('lean GET: a session rejected as expired is refreshed once and the request 
 test('lean GET: a client clock far off the server is corrected from the server\'s answer', async (t) => {
   const { lab, bucket, s3 } = await labBucket(t, 'dl-get-skew');
   await seed(s3, bucket, { k: 'on time' });
-  const g = getter(lab, staticHolder(lab));
-  t.after(() => g.destroy());
+  const g = labGetter(t, lab, staticHolder(lab));
   // our clock says two hours ago (only Date is faked; the network and timers are real)
   t.mock.timers.enable({ apis: ['Date'], now: Date.now() - 2 * 3600_000 });
   const r = await g.get({ bucket, key: 'k' }, () => 'collect', new AbortController().signal);

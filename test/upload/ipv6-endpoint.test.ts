@@ -6,8 +6,8 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import type { Credentials } from '../../src/credentials/types.js';
 import { S3Http } from '../../src/transfer/s3-http.js';
+import { fixedHolder } from '../helpers/holders.js';
 
 test('an IPv6 literal endpoint works for the lean PUT and GET, with the bracketed Host header signed', async (t) => {
   const seen: string[] = [];
@@ -21,8 +21,7 @@ test('an IPv6 literal endpoint works for the lean PUT and GET, with the brackete
   t.after(() => server.close());
   const port = (server.address() as { port: number }).port;
   const config = loadConfig('upload', ['--endpoint-url', `http://[::1]:${port}`, '--region', 'us-east-1'], {});
-  const c: Credentials = { accessKeyId: 'AKID', secretAccessKey: 'secret', source: 'static' };
-  const http = new S3Http(config, { current: () => c, provider: async () => c, refreshNow: async () => c }, { maxSockets: 2, socketTimeoutMs: 5000 });
+  const http = new S3Http(config, fixedHolder({ accessKeyId: 'AKID', secretAccessKey: 'secret', source: 'static' }), { maxSockets: 2, socketTimeoutMs: 5000 });
   t.after(() => http.destroy());
 
   const put = await http.send({ method: 'PUT', bucket: 'b', key: 'k', body: Buffer.from('x') });
