@@ -19,6 +19,7 @@ import { FileSink, type FileSinkOptions } from './file-sink.js';
 import type { ObjectGetter, ObjectHead } from './object-get.js';
 import type { BufferPool } from './buffer-pool.js';
 import { OffsetWriter } from './offset-writer.js';
+import { md5, type Md5 } from './md5/offload.js';
 import { SMALL_OBJECT_BYTES, writeSmallFile } from './small-file.js';
 import { md5File, plainMd5 } from './verify.js';
 
@@ -138,20 +139,26 @@ async function fetchWhole(ctx: FetchContext, meta: ObjectMeta, target: string): 
   }
   const fh = await open(part, CREATE_NOFOLLOW, 0o644);
   let writer: OffsetWriter | undefined;
+  // hashed off the event loop where it can be (md5/offload.ts); dropped if the attempt fails
+  let hash: Md5 | undefined;
   try {
     const head = await ctx.getter.get({ bucket: meta.bucket, key: meta.key }, (h) => {
       ctx.retry.watch.answered();
-      writer = new OffsetWriter(fh.fd, 0, { hash: plainMd5(h.etag) ? createHash('md5') : undefined, onBytes: ctx.onBytes });
-      const w = writer;
+      hash = plainMd5(h.etag) ? md5() : undefined;
+      const w = writer = new OffsetWriter(fh.fd, 0, { hash, onBytes: ctx.onBytes });
       return (piece) => w.write(piece);
     }, ctx.retry.signal);
     writer!.flush();
-    const md5 = plainMd5(head.etag);
-    checkBody(writer!.bytes, head.contentLength ?? meta.size, md5, () => writer!.digest());
+    const expectedMd5 = plainMd5(head.etag);
+    const digesting = hash?.digest();
+    hash = undefined;
+    const got = await digesting;
+    checkBody(writer!.bytes, head.contentLength ?? meta.size, expectedMd5, () => got);
     await fh.close();
     await finish(part, target, mtime(head));
-    return { bytes: writer!.bytes, resumedBytes: 0, verified: md5 ? 'md5' : 'size' };
+    return { bytes: writer!.bytes, resumedBytes: 0, verified: expectedMd5 ? 'md5' : 'size' };
   } catch (err) {
+    hash?.drop();
     ctx.onBytes(-(writer?.bytes ?? 0));
     await fh.close().catch(() => {});
     throw err;

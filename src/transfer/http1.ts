@@ -47,6 +47,16 @@ export interface Http1PoolOptions {
   timeoutMs: number;
   /** each connection's read buffer: 256 KiB measured best (64 KiB: more reads; 1 MiB: cache misses) */
   readBufferBytes?: number;
+  /** where plain-TCP connections get their read buffers instead (md5/blocks.ts); TLS connections keep their own */
+  readBuffers?: ReadBufferSource | undefined;
+}
+
+/** Read buffers lent to connections, e.g. in memory a hashing worker shares (md5/blocks.ts). */
+export interface ReadBufferSource {
+  /** the buffer for the next read: the first (`last` undefined), or after a read into `last` */
+  next(last: Buffer | undefined): Buffer;
+  /** the connection closed: `last` is not read into again */
+  release(last: Buffer): void;
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n');
@@ -105,7 +115,7 @@ export class Http1Pool {
       const open = this.open.get(key) ?? 0;
       if (open < this.opts.maxSockets) {
         this.open.set(key, open + 1);
-        return new Connection(req, this.opts.readBufferBytes ?? 256 * 1024, () => this.drop(key, undefined, true));
+        return new Connection(req, this.opts, () => this.drop(key, undefined, true));
       }
       // wait for a connection to free up, or for an abort (which gives up its place in the queue)
       await new Promise<void>((resolve) => {
@@ -164,9 +174,12 @@ class Connection {
   private timeoutMs = 0;
   private ex: Exchange | undefined;
 
-  constructor(req: Http1Request, bufferBytes: number, onClose: () => void) {
-    const buffer = Buffer.allocUnsafe(bufferBytes);
-    const onread: net.OnReadOpts = { buffer, callback: (n) => { this.onRead(buffer.subarray(0, n)); return true; } };
+  constructor(req: Http1Request, opts: Http1PoolOptions, onClose: () => void) {
+    // TLS reads one record (at most 16 KiB) at a time: a lent buffer per read would be mostly empty
+    const lender = req.tls ? undefined : opts.readBuffers;
+    let last: Buffer | undefined;
+    const buffer = lender ? () => (last = lender.next(last)) : Buffer.allocUnsafe(opts.readBufferBytes ?? 256 * 1024);
+    const onread: net.OnReadOpts = { buffer, callback: (n, buf) => { this.onRead((buf as Buffer).subarray(0, n)); return true; } };
     const host = req.hostname;
     // tls.connect takes `onread` too (since Node 14.18; each read is then one TLS record); @types/node does not list it
     this.socket = req.tls
@@ -176,6 +189,8 @@ class Connection {
     // one listener for the connection's life: setTimeout(ms, callback) per request would add one each time
     this.socket.on('timeout', () => this.ex?.fail(Object.assign(new Error(`no data from ${host} for ${this.timeoutMs} ms`), { name: 'TimeoutError', code: 'ETIMEDOUT' })));
     this.socket.on('close', () => {
+      if (lender && last) lender.release(last);
+      last = undefined;
       const ex = this.ex;
       if (ex) ex.closed();
       if (this.counted) {

@@ -4,11 +4,11 @@
 // bytes are read into a buffer that is reused as soon as this returns.
 // Pieces come from the socket's read buffer: about 256 KiB over plain TCP, but one TLS record
 // (at most 16 KiB) over https. Small pieces are gathered and written 256 KiB at a time.
-import type { Hash } from 'node:crypto';
 import { writeSync } from 'node:fs';
 
 export interface OffsetWriterOptions {
-  hash?: Hash | undefined;
+  /** given every piece (an MD5 from md5/offload.ts, or a node:crypto Hash) */
+  hash?: { update(piece: Buffer): unknown } | undefined;
   /** called for every piece received (progress) */
   onBytes?: ((n: number) => void) | undefined;
 }
@@ -36,10 +36,6 @@ export class OffsetWriter {
       from += n;
       if (this.staged === STAGE_BYTES) this.flush();
     }
-  }
-
-  digest(): string | undefined {
-    return this.opts.hash?.digest('hex');
   }
 
   /** Write what is gathered; call before closing the file. */

@@ -17,6 +17,7 @@ import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';
 import { Http1Pool, type BodyHandler, type Http1Head, type Http1Response } from './http1.js';
+import { md5ReadBuffers } from './md5/offload.js';
 import { errorCode, isExpiredSessionError } from './s3-errors.js';
 import { canonicalQuery, EMPTY_SHA256, signRequest, uriEncode } from './sigv4.js';
 
@@ -150,7 +151,8 @@ export class S3Http {
 
   private async fetchOnce(req: S3Request & { method: 'GET' | 'HEAD' }, onHead: (head: Http1Head) => BodyHandler, signal: AbortSignal | undefined): Promise<Http1Response> {
     const { hostname, port, path, headers } = await this.signed(req);
-    this.pool ??= new Http1Pool({ maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs });
+    // bodies are read into memory the MD5 worker hashes in place (md5/offload.ts)
+    this.pool ??= new Http1Pool({ maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs, readBuffers: md5ReadBuffers() });
     const ok = (status: number) => status >= 200 && status < 300;
     const res = await this.pool.request(
       { method: req.method, hostname, port: port ?? (this.https ? 443 : 80), tls: this.https, path, headers },
