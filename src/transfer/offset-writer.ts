@@ -4,7 +4,7 @@
 // bytes are read into a buffer that is reused as soon as this returns.
 // Pieces come from the socket's read buffer: about 256 KiB over plain TCP, but one TLS record
 // (at most 16 KiB) over https. Small pieces are gathered and written 256 KiB at a time.
-import { writeSync } from 'node:fs';
+import { writeSync, writevSync } from 'node:fs';
 
 export interface OffsetWriterOptions {
   /** given every piece (an MD5 from md5/offload.ts, or a node:crypto Hash) */
@@ -27,7 +27,9 @@ export class OffsetWriter {
     this.bytes += piece.length;
     this.opts.hash?.update(piece);
     this.opts.onBytes?.(piece.length);
-    if (this.staged === 0 && piece.length >= STAGE_BYTES / 4) return this.writeAll(piece);
+    // a large piece is written where it lies, after what is gathered (one writev): copying it
+    // would cost more than the call it saves (on loopback, reads of a few KiB come between large ones)
+    if (piece.length >= STAGE_BYTES / 4) return this.staged === 0 ? this.writeAll(piece) : this.flush(piece);
     this.stage ??= Buffer.allocUnsafe(STAGE_BYTES);
     let from = 0;
     while (from < piece.length) {
@@ -38,12 +40,21 @@ export class OffsetWriter {
     }
   }
 
-  /** Write what is gathered; call before closing the file. */
-  flush(): void {
+  /** Write what is gathered (and `then`, in the same call); call before closing the file. */
+  flush(then?: Buffer): void {
     if (this.staged === 0) return;
-    const n = this.staged;
+    const gathered = this.stage!.subarray(0, this.staged);
     this.staged = 0;
-    this.writeAll(this.stage!.subarray(0, n));
+    if (!then) return this.writeAll(gathered);
+    const n = writevSync(this.fd, [gathered, then], this.position);
+    if (n === gathered.length + then.length) {
+      this.position += n;
+      return;
+    }
+    // writev may write less than asked (rare, e.g. near ENOSPC): finish the rest
+    const all = Buffer.concat([gathered, then]).subarray(n);
+    this.position += n;
+    this.writeAll(all);
   }
 
   private writeAll(buf: Buffer): void {
