@@ -4,7 +4,7 @@
 // the same run against the same server, verifies every result, and prints markdown tables (also
 // written to <work-dir>/results.md). Tools are run in a rotated order each round so none always
 // goes first or last, each on a fresh destination, after a `sync` so no one pays for another's
-// writeback.
+// writeback; a download's files leave the page cache after their run (page-cache.ts).
 import { execFileSync } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -18,6 +18,7 @@ import { lockBench } from './lock.js';
 import { checkGnuTime, measure } from './measure.js';
 import { runOdmLatency } from './odm-latency.js';
 import { startLatencyProxy, type LatencyProxy } from './proxy.js';
+import { dropFromPageCache } from './page-cache.js';
 import { caseTable, type CaseResult, type ToolRuns } from './report.js';
 import { benchClient, emptyPrefix, ensureBucket, seedPrefix } from './s3.js';
 import { snapshotSidecar } from './snapshot.js';
@@ -92,6 +93,7 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
     const sample = await measure(inv, join(work, 'logs', `${tc.id}-warm-up.log`), RUN_TIMEOUT_MS);
     say(`${tc.id}: warm-up read in ${sample.wallS.toFixed(2)} s (not counted)`);
     downloaded.push(warm);
+    dropFromPageCache(warm);
   }
   execFileSync('sync');
   await sleep(SETTLE_MS);
@@ -120,7 +122,10 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
       record.failures.push(...problems);
       say(`${tag}: ${sample.wallS.toFixed(2)} s wall, ${sample.cpuS.toFixed(2)} s CPU, ${sample.maxRssMiB.toFixed(0)} MiB RSS, ` +
         (problems.length ? `NOT VERIFIED: ${problems.join('; ')}` : 'verified'));
-      if (tc.direction === 'download') downloaded.push(dir);
+      if (tc.direction === 'download') {
+        downloaded.push(dir);
+        dropFromPageCache(dir);
+      }
       else { await emptyPrefix(s3, BUCKET, prefix); collectGarbage(lab); }
       await rm(scratch, { recursive: true, force: true });
     }
