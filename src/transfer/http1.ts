@@ -31,7 +31,8 @@ export interface Http1Head {
 
 /**
  * What to do with a body: 'collect' keeps it in memory (returned as `body`); a function gets it
- * piece by piece, synchronously, in a buffer that is reused as soon as the function returns.
+ * piece by piece, synchronously, in a buffer that is reused as soon as the function returns
+ * (unless the buffer's lender was told to keep it, see ReadBufferSource).
  * A function that throws fails the request (the connection is closed).
  */
 export type BodyHandler = ((piece: Buffer) => void) | 'collect';

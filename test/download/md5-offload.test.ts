@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { md5, md5ReadBuffers } from '../../src/transfer/md5/offload.js';
+import { md5, md5ReadBuffers, terminateMd5Worker } from '../../src/transfer/md5/offload.js';
 
 const expected = (chunks: Buffer[]) => chunks.reduce((h, c) => h.update(c), createHash('md5')).digest('hex');
 
@@ -51,4 +51,19 @@ test('more streams than blocks, a dropped stream and an empty one: digests still
   const empty = md5();
   const got = await Promise.all([...streams.map((s) => s.hash.digest()), empty.digest()]);
   assert.deepEqual(got, [...streams.map((s) => expected([s.data])), expected([])]);
+});
+
+// last in this file: it leaves MD5 inline for the rest of the process
+test('a worker that dies fails the digests in flight, and MD5 goes back inline', async () => {
+  const inFlight = md5();
+  inFlight.update(randomBytes(100 * 1024));
+  await terminateMd5Worker();
+  // the worker's exit reaches the event loop as an event
+  await new Promise((resolve) => setImmediate(resolve));
+  await assert.rejects(async () => inFlight.digest(), /MD5 worker exited/);
+  assert.equal(md5ReadBuffers(), undefined, 'new connections read into their own buffers');
+  const data = randomBytes(300 * 1024);
+  const after = md5();
+  after.update(data);
+  assert.equal(await after.digest(), expected([data]));
 });

@@ -38,6 +38,11 @@ export function md5ReadBuffers(): ReadBufferSource | undefined {
   return offload()?.blocks;
 }
 
+/** Stop the worker as if it had died (for tests of the fallback). */
+export async function terminateMd5Worker(): Promise<void> {
+  await instance?.terminate();
+}
+
 export function inlineMd5(): Md5 {
   const hash = createHash('md5');
   return {
@@ -58,7 +63,11 @@ let instance: Md5Offload | undefined;
 let unavailable = false;
 
 function offload(): Md5Offload | undefined {
-  if (instance?.broken) instance = undefined;
+  // after a failure MD5 stays inline: a worker that died once is not restarted (and restarted...)
+  if (instance?.broken) {
+    instance = undefined;
+    unavailable = true;
+  }
   if (instance || unavailable) return instance;
   if (availableParallelism() < 2) unavailable = true;
   else instance = new Md5Offload();
@@ -114,6 +123,10 @@ class Md5Offload {
 
   check(): void {
     if (this.broken) throw this.broken;
+  }
+
+  async terminate(): Promise<void> {
+    await this.worker?.terminate();
   }
 
   private start(): Worker {
