@@ -6,7 +6,7 @@
 // goes first or last, each on a fresh destination, after a `sync` so no one pays for another's
 // writeback; a download's files leave the page cache after their run (page-cache.ts).
 import { execFileSync } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, statfs, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -57,14 +57,27 @@ const say = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 const rotate = <T>(xs: T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % xs.length]!);
 
-// Download destinations are deleted when the bench ends, not after each run or case: creating a
-// file in an ext4 block group where thousands were just deleted makes the kernel skip every
-// recently freed inode (find_inode_bit -> recently_deleted, seen with perf), and freeing
-// gigabytes starts a storm of discards on this `discard`-mounted disk. Either charged whichever
-// tool ran next (s3-sidecar, in each case's first round) up to 2 s.
+// Download destinations are deleted before the next case is seeded (and when the bench ends),
+// not after each run: creating a file in an ext4 block group where thousands were just deleted
+// makes the kernel skip every recently freed inode (find_inode_bit -> recently_deleted, seen
+// with perf), and freeing gigabytes starts a storm of discards on this `discard`-mounted disk.
+// Either charged whichever tool ran next (s3-sidecar, in each case's first round) up to 2 s; the
+// next case's seeding and settling give both time to pass. Kept until the bench's end instead,
+// five runs of every download case needed 90 GB and filled the disk.
 const downloaded: string[] = [];
 /** pause after seeding a case and before its first run */
 const SETTLE_MS = 5000;
+
+/** Fail before the runs, not in the middle of one, when the destinations will not fit. */
+async function checkRoom(dir: string, bytes: number): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const fs = await statfs(dir);
+  const free = fs.bavail * fs.bsize;
+  // 1 GiB to spare for logs, the scratch dirs and everyone else
+  if (free < bytes + 2 ** 30) {
+    throw new Error(`${dir}: ${(free / 2 ** 30).toFixed(1)} GiB free, the case's downloads need ${(bytes / 2 ** 30).toFixed(1)} GiB (use fewer --runs, or --work-dir elsewhere)`);
+  }
+}
 
 async function freshDir(p: string): Promise<string> {
   await rm(p, { recursive: true, force: true });
@@ -77,6 +90,8 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
   const ds = tc.data(opts.quick);
   const local = join(work, 'data', tc.id);
   const seedPrefixKey = `${tc.id}/seed/`;
+  for (const dir of downloaded.splice(0)) await rm(dir, { recursive: true, force: true });
+  if (tc.direction === 'download') await checkRoom(join(work, 'dst'), (runs * tools.length + 1) * ds.totalBytes);
   const t0 = Date.now();
   // whatever an aborted bench or prepare.ts left under the case's prefix would spoil the check
   await emptyPrefix(s3, BUCKET, `${tc.id}/`);
