@@ -1,9 +1,10 @@
-// MD5 on the worker thread (src/transfer/md5/) against node:crypto on the same bytes. No server
-// needed: the download tests run it against the real one for every object between 1 MiB and the
-// range threshold (verify.test.ts corrupts one). Here: what a download rarely produces on demand —
-// pieces read into the shared blocks and pieces copied in mixed in one stream, many streams
-// interleaved, more streams than blocks (the event loop waits for the worker, and must not
-// deadlock), a stream dropped half-way, an empty stream.
+// MD5 on the worker thread, four streams per SIMD pass (src/transfer/md5/), against node:crypto
+// on the same bytes. No server needed: the download tests run it against the real one for every
+// object between 1 MiB and the range threshold (verify.test.ts corrupts one). Here: what a
+// download rarely produces on demand — pieces of any length (so bytes are carried between pieces
+// and every padding case comes up), pieces read into the shared blocks and pieces copied in mixed
+// in one stream, many streams interleaved, more streams than blocks (the event loop waits for the
+// worker, and must not deadlock), a stream dropped half-way, an empty stream, a dead worker.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { test } from 'node:test';

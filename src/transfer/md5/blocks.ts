@@ -5,17 +5,16 @@ import type { ReadBufferSource } from '../http1.js';
 import { BLOCK_BYTES, countIndex } from './ring.js';
 
 export class SharedBlocks implements ReadBufferSource {
-  readonly memory: SharedArrayBuffer;
   readonly bytes: Buffer;
   /** blocks sockets read into; at most half, so that the other half always serves queued jobs and part-filled copies */
   private socketHolds = 0;
 
   /**
+   * @param memory the blocks, from its start (the MD5 module's memory)
    * @param waitForFree blocks until the worker frees a block; false when it will not (the worker is gone)
    */
-  constructor(private readonly ctl: Int32Array, readonly count: number, private readonly waitForFree: () => boolean) {
-    this.memory = new SharedArrayBuffer(count * BLOCK_BYTES);
-    this.bytes = Buffer.from(this.memory);
+  constructor(private readonly ctl: Int32Array, readonly count: number, readonly memory: SharedArrayBuffer, private readonly waitForFree: () => boolean) {
+    this.bytes = Buffer.from(memory, 0, count * BLOCK_BYTES);
   }
 
   /** The block a piece lies in, or -1 when it is not in shared memory. */
