@@ -19,6 +19,7 @@ import { FileSink, type FileSinkOptions } from './file-sink.js';
 import type { ObjectGetter, ObjectHead } from './object-get.js';
 import type { BufferPool } from './buffer-pool.js';
 import { OffsetWriter } from './offset-writer.js';
+import { preallocate } from './preallocate.js';
 import { md5, type Md5 } from './md5/offload.js';
 import { SMALL_OBJECT_BYTES, writeSmallFile } from './small-file.js';
 import { md5File, plainMd5 } from './verify.js';
@@ -213,7 +214,7 @@ async function fetchRanged(ctx: FetchContext, listed: ObjectMeta, target: string
     const done = await loadJournal(journal, part, want);
     if (done.size === 0) {
       const fh = await open(part, CREATE_NOFOLLOW, 0o644);
-      try { await fh.truncate(meta.size); } finally { await fh.close(); }
+      try { await preallocate(fh, meta.size); } finally { await fh.close(); }
       await writeNoFollow(journal, CREATE_NOFOLLOW, `${JSON.stringify(want)}\n`);
     }
     const count = Math.ceil(meta.size / ctx.rangeSize);
