@@ -48,7 +48,7 @@ export async function terminateMd5Worker(): Promise<void> {
   await instance?.terminate();
 }
 
-export function inlineMd5(): Md5 {
+function inlineMd5(): Md5 {
   const hash = createHash('md5');
   return {
     update: (piece) => hash.update(piece),
@@ -77,8 +77,9 @@ function offload(): Md5Offload | undefined {
     unavailable = true;
   }
   if (instance || unavailable) return instance;
-  if (availableParallelism() < 2 || !WebAssembly.validate(md5x4Module(PAGES))) unavailable = true;
-  else instance = new Md5Offload();
+  const wasm = availableParallelism() >= 2 ? md5x4Module(PAGES) : undefined;
+  if (!wasm || !WebAssembly.validate(wasm)) unavailable = true;
+  else instance = new Md5Offload(wasm);
   return instance;
 }
 
@@ -96,7 +97,8 @@ class Md5Offload {
   private lastStream = 0;
   private tail = 0;
 
-  constructor() {
+  /** @param wasm md5x4Module(PAGES), validated */
+  constructor(private readonly wasm: Uint8Array) {
     this.control = new SharedArrayBuffer(controlWords(BLOCKS) * 4);
     this.ctl = new Int32Array(this.control);
     this.memory = new WebAssembly.Memory({ initial: PAGES, maximum: PAGES, shared: true });
@@ -140,7 +142,7 @@ class Md5Offload {
   }
 
   private start(): Worker {
-    const workerData: Md5WorkerData = { control: this.control, memory: this.memory, wasm: md5x4Module(PAGES), layout: LAYOUT, scratch: BLOCKS * BLOCK_BYTES };
+    const workerData: Md5WorkerData = { control: this.control, memory: this.memory, wasm: this.wasm, layout: LAYOUT, scratch: BLOCKS * BLOCK_BYTES };
     // `__name`: what a TypeScript runner (tsx, in the tests) wraps inner functions in to keep their names
     const worker = new Worker(`const __name = (f) => f; (${md5WorkerMain.toString()})()`, { eval: true, workerData });
     worker.unref();

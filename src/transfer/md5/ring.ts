@@ -3,10 +3,14 @@
 // of a block, and a reference count per block. One producer (the event loop) and one consumer
 // (the worker); each queue index is written by one side only, and the Atomics calls order a
 // block's bytes before the job that names them.
+const QUEUE = 1024;
+const FIRST_JOB = 4;
+const JOB_WORDS = 5;
+
 export const LAYOUT = {
   blockBytes: 256 * 1024,
   /** jobs the queue holds (a power of two: indices wrap); a full queue makes the event loop wait for the worker */
-  queue: 1024,
+  queue: QUEUE,
   // control words
   /** next job the worker takes; written by the worker */
   head: 0,
@@ -15,8 +19,10 @@ export const LAYOUT = {
   /** blocks freed by the worker so far; the event loop waits on it when none is free */
   freed: 2,
   /** first job: stream id, block, offset, length, kind */
-  jobs: 4,
-  jobWords: 5,
+  jobs: FIRST_JOB,
+  jobWords: JOB_WORDS,
+  /** the blocks' reference counts, after the jobs (see countIndex) */
+  counts: FIRST_JOB + QUEUE * JOB_WORDS,
   // job kinds
   /** hash `length` bytes of `block` from `offset`, then drop the job's reference to the block */
   data: 0,
@@ -28,15 +34,14 @@ export const LAYOUT = {
 export type RingLayout = typeof LAYOUT;
 
 export const BLOCK_BYTES = LAYOUT.blockBytes;
-const COUNTS = LAYOUT.jobs + LAYOUT.queue * LAYOUT.jobWords;
 
-export const controlWords = (blocks: number) => COUNTS + blocks;
+export const controlWords = (blocks: number) => LAYOUT.counts + blocks;
 /**
  * A block's reference count: one for the socket reading into it or the stream filling it, one
  * per queued job naming it. 0: free. Only the event loop takes references; the worker drops one
  * per job done.
  */
-export const countIndex = (block: number) => COUNTS + block;
+export const countIndex = (block: number) => LAYOUT.counts + block;
 
 export interface Job {
   stream: number;

@@ -24,7 +24,6 @@ export function md5WorkerMain(): void {
   const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
   const { control, memory, wasm, layout: L, scratch } = workerData as Md5WorkerData;
   const ctl = new Int32Array(control);
-  const counts = L.jobs + L.queue * L.jobWords;
   const md5x4 = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: memory } }).exports.md5x4 as
     (state: number, p0: number, p1: number, p2: number, p3: number, blocks: number) => void;
   const bytes = new Uint8Array(memory.buffer);
@@ -42,7 +41,7 @@ export function md5WorkerMain(): void {
     return s;
   };
   const free = (block: number) => {
-    if (Atomics.sub(ctl, counts + block, 1) === 1) {
+    if (Atomics.sub(ctl, L.counts + block, 1) === 1) {
       Atomics.add(ctl, L.freed, 1);
       Atomics.notify(ctl, L.freed);
     }
