@@ -61,8 +61,13 @@ test('the Dockerfile builds with full Node, runs on node:20 slim as uid 1000 wit
   assert.ok(runtime!.lines.includes('USER 1000:1000'));
   assert.ok(runtime!.lines.includes('ENTRYPOINT ["s3-sidecar"]'));
   assert.ok(!runtime!.lines.some((l) => /^(RUN|COPY).*\b(npm ci|npm install)\b/.test(l)), 'no package installs in the runtime stage');
+  // the scripts `npm run build` runs after tsc (the bundler) must be copied in, or the build fails
+  const buildScript = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { build: string } }).scripts.build;
+  const buildFiles = [...buildScript.matchAll(/\bnode (\S+)/g)].map((m) => m[1]!);
+  assert.ok(buildFiles.length > 0, 'npm run build runs the bundler');
+  for (const file of buildFiles) assert.ok(build!.lines.includes(`COPY ${file} ./${file}`), `the build stage copies ${file}`);
   const ignore = readFileSync(join(ROOT, 'container/Dockerfile.dockerignore'), 'utf8');
-  for (const copied of ['package.json', 'package-lock.json', 'tsconfig.json', 'src/', 'container/assemble.sh']) assert.match(ignore, new RegExp(`^!${copied.replace('.', '\\.')}$`, 'm'), `${copied} is in the build context`);
+  for (const copied of ['package.json', 'package-lock.json', 'tsconfig.json', 'src/', 'container/assemble.sh', ...buildFiles]) assert.match(ignore, new RegExp(`^!${copied.replaceAll('.', '\\.')}$`, 'm'), `${copied} is in the build context`);
 });
 
 test('the production tree runs --help and a real `credentials --once` as uid 1000 on a read-only root', async (t) => {
