@@ -56,8 +56,13 @@ export class Metric {
   }
 }
 
+// Called per object (bytes, objects, queue depth), mostly with one label: that case skips the
+// sort and the JSON. The two forms cannot collide: only the JSON one starts with "[".
 function keyOf(labels: Labels | undefined): string {
-  return labels ? JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1))) : '';
+  if (!labels) return '';
+  const names = Object.keys(labels);
+  if (names.length === 1) return `${names[0]}=${labels[names[0]!]}`;
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 const counter = (def: Definition) => new Metric('counter', def);

@@ -8,9 +8,14 @@ test('values kept before prom-client loads reach the registry, and later ones go
   metrics.bytesTotal.inc({ direction: 'download' }, 100);
   metrics.bytesTotal.inc({ direction: 'download' }, 23);
   metrics.objectsTotal.inc({ direction: 'upload' });
+  metrics.objectsTotal.inc({ direction: 'download' }, 2);
   metrics.queueDepth.set({ direction: 'download' }, 7);
   metrics.queueDepth.set({ direction: 'download' }, 5);
   metrics.uploadsInFlight.set(3);
+  // two labels, given in either order, are one series; a different value is another
+  metrics.refreshTotal.inc({ outcome: 'ok', reason: 'initial' });
+  metrics.refreshTotal.inc({ reason: 'initial', outcome: 'ok' });
+  metrics.refreshTotal.inc({ outcome: 'error', reason: 'initial' });
   const registry = await loadRegistry();
   assert.equal(await loadRegistry(), registry, 'loaded once');
   metrics.bytesTotal.inc({ direction: 'download' }, 1);
@@ -18,10 +23,13 @@ test('values kept before prom-client loads reach the registry, and later ones go
   const text = await registry.metrics();
   assert.match(text, /^s3_sidecar_transfer_bytes_total\{direction="download"\} 124$/m);
   assert.match(text, /^s3_sidecar_transfer_objects_total\{direction="upload"\} 1$/m);
+  assert.match(text, /^s3_sidecar_transfer_objects_total\{direction="download"\} 2$/m);
   assert.match(text, /^s3_sidecar_queue_depth\{direction="download"\} 5$/m);
   assert.match(text, /^s3_sidecar_uploads_in_flight 3$/m);
   assert.match(text, /^s3_sidecar_last_upload_timestamp_seconds 1234$/m);
   assert.match(text, /^s3_sidecar_process_cpu_seconds_total /m, 'the default process metrics are there');
   const bytes = await metrics.bytesTotal.get();
   assert.deepEqual(bytes.values.map((v) => [v.labels, v.value]), [[{ direction: 'download' }, 124]]);
+  const refreshes = (await metrics.refreshTotal.get()).values.map((v) => [`${v.labels.outcome}/${v.labels.reason}`, v.value]);
+  assert.deepEqual(refreshes.sort(), [['error/initial', 1], ['ok/initial', 2]]);
 });
