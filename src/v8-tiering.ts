@@ -9,7 +9,7 @@
 import { setFlagsFromString } from 'node:v8';
 
 /** V8's default (11.3, node 20) times eight. */
-export const INTERRUPT_BUDGET = 67_584 * 8;
+const INTERRUPT_BUDGET = 67_584 * 8;
 
 // a budget given on node's command line (e.g. to profile by hand) wins
 if (!process.execArgv.some((a) => a.startsWith('--interrupt-budget'))) setFlagsFromString(`--interrupt-budget=${INTERRUPT_BUDGET}`);

@@ -71,10 +71,13 @@ function amzDateOf(date: Date): string {
   return dateCache.amzDate;
 }
 
-/** SigV4's canonical header value: trimmed, runs of whitespace folded to one space. */
-const NEEDS_FOLDING = /^\s|\s$|\s\s|[\t\n\v\f\r]/;
+/**
+ * SigV4's canonical header value, as the SDK's signer makes it (and S3 checks it): line breaks
+ * become spaces, runs of spaces and tabs one space, and a space at either end goes.
+ */
+const NEEDS_FOLDING = /[\t\r\n]|^ | $| {2}/;
 function canonicalValue(v: string): string {
-  return NEEDS_FOLDING.test(v) ? v.trim().replace(/\s+/g, ' ') : v;
+  return NEEDS_FOLDING.test(v) ? v.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '') : v;
 }
 
 /** Returns the headers to send: the input's plus x-amz-date, x-amz-security-token and authorization. */

@@ -57,8 +57,8 @@ test('the same signature as the SDK signer for GET/HEAD/PUT, awkward keys, queri
         const headers: Record<string, string> = {
           host: '127.0.0.1:7580', 'x-amz-content-sha256': payload,
           ...(n % 2 ? { range: `bytes=0-${n}` } : {}), ...(n % 4 === 1 ? { 'if-match': '"abc"' } : {}),
-          // a value SigV4 trims and folds (the signer skips that work for values that need none)
-          ...(n % 5 === 2 ? { 'x-amz-meta-note': ' two  spaces\tand a tab ' } : {}),
+          // values SigV4 trims and folds, and whitespace it keeps (the signer skips that work for values that need none)
+          ...(n % 5 === 2 ? { 'x-amz-meta-note': n % 10 === 2 ? ' two  spaces\tand a tab ' : 'line\r\nbreak, no-break\u00a0space ' } : {}),
         };
         // within one second and across seconds (the signer reuses the date string within a second)
         const date = new Date(Date.UTC(2026, 10, 23, 4, Math.floor(n / 4) % 60, Math.floor(n / 2) % 2, n % 2 * 700));
