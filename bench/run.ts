@@ -65,6 +65,14 @@ const rotate = <T>(xs: T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % x
 // next case's seeding and settling give both time to pass. Kept until the bench's end instead,
 // five runs of every download case needed 90 GB and filled the disk.
 const downloaded: string[] = [];
+/** A download's destination is done with: out of the page cache now, deleted before the next case. */
+function finishedDownload(dir: string): void {
+  downloaded.push(dir);
+  dropFromPageCache(dir);
+}
+async function deleteDownloads(): Promise<void> {
+  for (const dir of downloaded.splice(0)) await rm(dir, { recursive: true, force: true });
+}
 /** pause after seeding a case and before its first run */
 const SETTLE_MS = 5000;
 
@@ -90,7 +98,7 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
   const ds = tc.data(opts.quick);
   const local = join(work, 'data', tc.id);
   const seedPrefixKey = `${tc.id}/seed/`;
-  for (const dir of downloaded.splice(0)) await rm(dir, { recursive: true, force: true });
+  await deleteDownloads();
   if (tc.direction === 'download') await checkRoom(join(work, 'dst'), (runs * tools.length + 1) * ds.totalBytes);
   const t0 = Date.now();
   // whatever an aborted bench or prepare.ts left under the case's prefix would spoil the check
@@ -107,8 +115,7 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
     const inv = downloadInvocation('rclone32', ep, { bucket: BUCKET, prefix: seedPrefixKey, dir: warm, scratch: warm });
     const sample = await measure(inv, join(work, 'logs', `${tc.id}-warm-up.log`), RUN_TIMEOUT_MS);
     say(`${tc.id}: warm-up read in ${sample.wallS.toFixed(2)} s (not counted)`);
-    downloaded.push(warm);
-    dropFromPageCache(warm);
+    finishedDownload(warm);
   }
   execFileSync('sync');
   await sleep(SETTLE_MS);
@@ -137,10 +144,7 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
       record.failures.push(...problems);
       say(`${tag}: ${sample.wallS.toFixed(2)} s wall, ${sample.cpuS.toFixed(2)} s CPU, ${sample.maxRssMiB.toFixed(0)} MiB RSS, ` +
         (problems.length ? `NOT VERIFIED: ${problems.join('; ')}` : 'verified'));
-      if (tc.direction === 'download') {
-        downloaded.push(dir);
-        dropFromPageCache(dir);
-      }
+      if (tc.direction === 'download') finishedDownload(dir);
       else { await emptyPrefix(s3, BUCKET, prefix); collectGarbage(lab); }
       await rm(scratch, { recursive: true, force: true });
     }
@@ -190,7 +194,7 @@ async function benchAll(): Promise<void> {
       tables.push(table);
     }
   } finally {
-    for (const dir of downloaded.splice(0)) await rm(dir, { recursive: true, force: true });
+    await deleteDownloads();
     proxy?.stop();
     if (!opts['keep-lab']) stopLab();
     // also after a failure: the cases measured so far are kept
