@@ -2,7 +2,8 @@
 // handed over when it loads; afterwards they go straight to prom-client.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadRegistry, metrics } from '../src/metrics.js';
+import { Gauge, Registry } from 'prom-client';
+import { loadRegistry, Metric, metrics } from '../src/metrics.js';
 
 test('values kept before prom-client loads reach the registry, and later ones go straight there', async () => {
   metrics.bytesTotal.inc({ direction: 'download' }, 100);
@@ -32,4 +33,15 @@ test('values kept before prom-client loads reach the registry, and later ones go
   assert.deepEqual(bytes.values.map((v) => [v.labels, v.value]), [[{ direction: 'download' }, 124]]);
   const refreshes = (await metrics.refreshTotal.get()).values.map((v) => [`${v.labels.outcome}/${v.labels.reason}`, v.value]);
   assert.deepEqual(refreshes.sort(), [['error/initial', 1], ['ok/initial', 2]]);
+});
+
+test('a gauge set with its labels in either order before prom-client loads keeps the last value', async () => {
+  const def = { name: 'test_two_label_gauge', help: 'a gauge with two labels', labelNames: ['a', 'b'] };
+  const gauge = new Metric('gauge', def);
+  gauge.set({ a: '1', b: '2' }, 1);
+  gauge.set({ b: '2', a: '1' }, 2);
+  gauge.set({ a: '1', b: '2' }, 3);
+  const real = new Gauge({ ...def, registers: [new Registry()] });
+  gauge.attach(real);
+  assert.deepEqual((await real.get()).values.map((v) => v.value), [3]);
 });
