@@ -1,6 +1,7 @@
 // The bench's OWN lab server (Ceph RGW from test/lab/start) on other ports and a bigger RAM store,
 // so multi-GiB cases neither disturb nor are disturbed by the shared test lab.
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export interface BenchLab {
@@ -41,6 +42,12 @@ export function startLab(): BenchLab {
     secretKey: get('S3LAB_SECRET_KEY'),
     cephConf: get('S3LAB_CEPH_CONF'),
   };
+}
+
+/** The lab's daemons (test/lab/start writes a pid file for each). */
+export function labPids(): number[] {
+  const run = `${LAB_ENV.S3LAB_DIR}/run`;
+  return readdirSync(run).filter((f) => f.endsWith('.pid')).map((f) => Number(readFileSync(`${run}/${f}`, 'utf8').trim())).filter((p) => p > 0);
 }
 
 export function stopLab(): void {

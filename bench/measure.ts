@@ -11,6 +11,10 @@ export interface Sample {
   cpuS: number;
   maxRssMiB: number;
   exitCode: number | null;
+  /** the lab's daemons' CPU seconds during the run (system-cpu.ts) */
+  serverCpuS?: number;
+  /** the latency proxy's, when the case goes through it */
+  proxyCpuS?: number;
 }
 
 const GNU_TIME = '/usr/bin/time';

@@ -7,6 +7,7 @@ const PROXY = fileURLToPath(new URL('./latency-proxy.mjs', import.meta.url));
 
 export interface LatencyProxy {
   url: string;
+  pid: number;
   stop(): void;
 }
 
@@ -22,5 +23,5 @@ export async function startLatencyProxy(listenPort: number, targetPort: number, 
     });
     child.on('exit', (code) => reject(new Error(`latency proxy exited with ${code}: ${err.trim()}`)));
   });
-  return { url: `http://127.0.0.1:${listenPort}`, stop: () => child.kill() };
+  return { url: `http://127.0.0.1:${listenPort}`, pid: child.pid!, stop: () => child.kill() };
 }

@@ -1,6 +1,8 @@
 // Turn samples into the tables of docs/benchmarks.md: per tool the median wall time (all runs
-// listed), MB/s from it, median client CPU seconds per GiB, the largest peak RSS of any run, and
-// how many times faster s3-sidecar was; then each target of the case, met or missed.
+// listed), MB/s from it, median client CPU seconds per GiB, the median CPU seconds of the server
+// and of the whole machine (client + server + proxy, see system-cpu.ts) per run, the largest
+// peak RSS of any run, and how many times faster s3-sidecar was; then each target of the case,
+// met or missed.
 import { GiB, MiB } from './data.js';
 import type { Target, TransferCase } from './cases.js';
 import type { Sample } from './measure.js';
@@ -30,6 +32,8 @@ interface Summary {
   walls: number[];
   mibPerS: number;
   cpuPerGiB: number;
+  serverCpuS: number;
+  machineCpuS: number;
   rssMiB: number;
 }
 
@@ -49,6 +53,8 @@ function summarize(r: ToolRuns, bytes: number): Summary {
     walls,
     mibPerS: bytes / MiB / wallS,
     cpuPerGiB: median(r.samples.map((s) => s.cpuS)) / (bytes / GiB),
+    serverCpuS: median(r.samples.map((s) => s.serverCpuS ?? NaN)),
+    machineCpuS: median(r.samples.map((s) => s.cpuS + (s.serverCpuS ?? NaN) + (s.proxyCpuS ?? 0))),
     rssMiB: Math.max(...r.samples.map((s) => s.maxRssMiB)),
   };
 }
@@ -88,16 +94,17 @@ export function caseTable(r: CaseResult): string {
     '',
     `${r.files} files, ${f1(r.bytes / MiB)} MiB; load average before the case: ${r.load}`,
     '',
-    '| tool | wall s (median) | runs | MiB/s | client CPU s/GiB | peak RSS MiB | s3-sidecar is faster by |',
-    '|---|---:|---|---:|---:|---:|---:|',
+    '| tool | wall s (median) | runs | MiB/s | client CPU s/GiB | server CPU s | all CPU s | peak RSS MiB | s3-sidecar is faster by |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const s of rows) {
     const speed = me?.ok && s.tool !== 'sidecar' && s.ok ? `${f2(s.wallS / me.wallS)}×` : '';
     const failed = r.runs.find((x) => x.tool === s.tool)!.failures;
     const note = failed.length ? ` **FAILED: ${failed[0]}**` : '';
-    lines.push(`| ${TOOL_LABEL[s.tool]}${note} | ${f2(s.wallS)} | ${s.walls.map(f2).join(', ')} | ${f1(s.mibPerS)} | ${f2(s.cpuPerGiB)} | ${f1(s.rssMiB)} | ${speed} |`);
+    lines.push(`| ${TOOL_LABEL[s.tool]}${note} | ${f2(s.wallS)} | ${s.walls.map(f2).join(', ')} | ${f1(s.mibPerS)} | ${f2(s.cpuPerGiB)} | ${f2(s.serverCpuS)} | ${f2(s.machineCpuS)} | ${f1(s.rssMiB)} | ${speed} |`);
   }
   if (me) {
+    lines.push('', '(server CPU: the lab\'s Ceph daemons during the run; all CPU: client + server + latency proxy per run, median.)');
     lines.push('', 'Targets:', ...r.tc.targets.map((t) => `- ${judge(t, me, rows)}`));
   }
   return lines.join('\n');

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ODM_LATENCY_CASE, selectCases, TRANSFER_CASES, type TransferCase } from './cases.js';
 import { describeDataset, writeTree } from './data.js';
-import { collectGarbage, startLab, stopLab, type BenchLab } from './lab.js';
+import { collectGarbage, labPids, startLab, stopLab, type BenchLab } from './lab.js';
 import { lockBench } from './lock.js';
 import { checkGnuTime, measure } from './measure.js';
 import { runOdmLatency } from './odm-latency.js';
@@ -22,6 +22,7 @@ import { dropFromPageCache } from './page-cache.js';
 import { caseTable, type CaseResult, type ToolRuns } from './report.js';
 import { benchClient, emptyPrefix, ensureBucket, seedPrefix } from './s3.js';
 import { snapshotSidecar } from './snapshot.js';
+import { cpuMeter } from './system-cpu.js';
 import { ALL_TOOLS, downloadInvocation, extraUploadKeys, TOOL_LABEL, uploadInvocation, type Endpoint, type ToolId } from './tools.js';
 import { verifyPrefix, verifyTree } from './verify.js';
 
@@ -120,6 +121,8 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
   execFileSync('sync');
   await sleep(SETTLE_MS);
 
+  const serverMeter = cpuMeter(labPids());
+  const proxyMeter = ep.proxyPid === undefined ? undefined : cpuMeter([ep.proxyPid]);
   const result: CaseResult = { tc, shape: describeDataset(ds), files: ds.files.length, bytes: ds.totalBytes, load: load(), runs: [] };
   const byTool = new Map<ToolId, ToolRuns>(tools.map((t) => [t, { tool: t, samples: [], failures: [] }]));
   result.runs = [...byTool.values()];
@@ -133,7 +136,11 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
       const inv = tc.direction === 'download' ? downloadInvocation(tool, ep, t) : uploadInvocation(tool, ep, t);
       execFileSync('sync');
       const logFile = join(work, 'logs', `${tag}.log`);
+      const serverCpu = serverMeter();
+      const proxyCpu = proxyMeter?.();
       const sample = await measure(inv, logFile, RUN_TIMEOUT_MS);
+      const serverS = sample.serverCpuS = serverCpu();
+      if (proxyCpu) sample.proxyCpuS = proxyCpu();
       const problems = sample.exitCode !== 0
         ? [`exit code ${sample.exitCode} (log: ${logFile})`]
         : tc.direction === 'download'
@@ -142,7 +149,8 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
       const record = byTool.get(tool)!;
       record.samples.push(sample);
       record.failures.push(...problems);
-      say(`${tag}: ${sample.wallS.toFixed(2)} s wall, ${sample.cpuS.toFixed(2)} s CPU, ${sample.maxRssMiB.toFixed(0)} MiB RSS, ` +
+      const others = `server ${serverS.toFixed(2)}${sample.proxyCpuS === undefined ? '' : `, proxy ${sample.proxyCpuS.toFixed(2)}`}`;
+      say(`${tag}: ${sample.wallS.toFixed(2)} s wall, ${sample.cpuS.toFixed(2)} s CPU (${others}), ${sample.maxRssMiB.toFixed(0)} MiB RSS, ` +
         (problems.length ? `NOT VERIFIED: ${problems.join('; ')}` : 'verified'));
       if (tc.direction === 'download') finishedDownload(dir);
       else { await emptyPrefix(s3, BUCKET, prefix); collectGarbage(lab); }
@@ -183,7 +191,7 @@ async function benchAll(): Promise<void> {
     s3.destroy();
     for (const tc of TRANSFER_CASES.filter((c) => cases.includes(c.id))) {
       if (tc.viaProxy && !proxy) proxy = await startLatencyProxy(PROXY_PORT, Number(new URL(lab.endpoint).port), RTT_MS);
-      const ep: Endpoint = { lab, url: tc.viaProxy ? proxy!.url : lab.endpoint, home };
+      const ep: Endpoint = tc.viaProxy ? { lab, url: proxy!.url, proxyPid: proxy!.pid, home } : { lab, url: lab.endpoint, home };
       const table = caseTable(await runTransferCase(tc, lab, ep));
       process.stdout.write(`\n${table}\n\n`);
       tables.push(table);

@@ -23,6 +23,8 @@ export interface Endpoint {
   lab: BenchLab;
   /** the lab itself, or the latency proxy in front of it */
   url: string;
+  /** the latency proxy's process, when `url` is the proxy (its CPU is measured) */
+  proxyPid?: number;
   home: string;
 }
 
