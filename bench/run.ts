@@ -6,7 +6,7 @@
 // goes first or last, each on a fresh destination, after a `sync` so no one pays for another's
 // writeback; a download's files leave the page cache after their run (page-cache.ts).
 import { execFileSync } from 'node:child_process';
-import { mkdir, rm, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, statfs, truncate, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -58,24 +58,51 @@ const say = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 const rotate = <T>(xs: T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % xs.length]!);
 
-// Download destinations are deleted before the next case is seeded (and when the bench ends),
-// not after each run: creating a file in an ext4 block group where thousands were just deleted
-// makes the kernel skip every recently freed inode (find_inode_bit -> recently_deleted, seen
-// with perf), and freeing gigabytes starts a storm of discards on this `discard`-mounted disk.
-// Either charged whichever tool ran next (s3-sidecar, in each case's first round) up to 2 s; the
-// next case's seeding and settling give both time to pass. Kept until the bench's end instead,
-// five runs of every download case needed 90 GB and filled the disk.
-const downloaded: string[] = [];
-/** A download's destination is done with: out of the page cache now, deleted before the next case. */
+// Files a case created are emptied when the next case starts, and deleted only when the bench
+// ends. Creating files in an ext4 block group where thousands were just deleted makes the kernel
+// skip every recently freed inode (find_inode_bit -> recently_deleted, seen with perf): on this
+// disk, which has no journal, an inode counts as recently deleted for 60 s once its inode table
+// block is written back and for 300 s while that block is dirty (RECENTCY_MIN and RECENTCY_DIRTY
+// in fs/ext4/ialloc.c), and the tools' own file creations keep the blocks dirty. Whichever tool
+// ran then paid: s3-sidecar's first latency run, 17 s after a deletion, spent 1.32 s in the
+// kernel against 0.45-0.52 in its quiet runs, and rclone --transfers 32 1.21-1.36 s in its first
+// three runs, against 0.57 in its fourth (537e30b). Emptying a file frees its blocks (the disk
+// stays within its room) but not its inode. Kept whole until the bench's end instead, five runs
+// of every download case needed 90 GB and filled the disk. A bench started within 300 s of the
+// last one's deletions waits before its first run.
+const created: string[] = [];
+/** where the time of the last bulk deletion is kept for the next bench (outside the work dir it empties) */
+const deletedAtFile = `${work}.deleted-at`;
+const RECENTLY_DELETED_MS = 305_000;
+let lastBulkDelete = 0;
+/** A download's destination is done with: out of the page cache now, emptied before the next case. */
 function finishedDownload(dir: string): void {
-  downloaded.push(dir);
+  created.push(dir);
   dropFromPageCache(dir);
 }
-async function deleteDownloads(): Promise<void> {
-  for (const dir of downloaded.splice(0)) await rm(dir, { recursive: true, force: true });
+/** Free the space of every file created so far, keeping the inodes (see above). */
+async function emptyCreated(): Promise<void> {
+  for (const dir of created) {
+    for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+      if (e.isFile()) await truncate(join(e.parentPath, e.name), 0);
+    }
+  }
 }
-/** pause after seeding a case and before its first run */
+async function deleteCreated(): Promise<void> {
+  if (!created.length) return;
+  for (const dir of created.splice(0)) await rm(dir, { recursive: true, force: true });
+  await writeFile(deletedAtFile, String(Date.now()));
+}
+/** pause after seeding a case and before its first run, at least */
 const SETTLE_MS = 5000;
+
+/** Wait until files deleted in bulk no longer slow down creating files (see above). */
+async function settle(): Promise<void> {
+  execFileSync('sync');
+  const waitMs = Math.max(SETTLE_MS, lastBulkDelete + RECENTLY_DELETED_MS - Date.now());
+  if (waitMs > SETTLE_MS) say(`waiting ${(waitMs / 1000).toFixed(0)} s: files deleted ${((Date.now() - lastBulkDelete) / 1000).toFixed(0)} s ago still slow down creating new ones`);
+  await sleep(waitMs);
+}
 
 /** Fail before the runs, not in the middle of one, when the destinations will not fit. */
 async function checkRoom(dir: string, bytes: number): Promise<void> {
@@ -99,7 +126,7 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
   const ds = tc.data(opts.quick);
   const local = join(work, 'data', tc.id);
   const seedPrefixKey = `${tc.id}/seed/`;
-  await deleteDownloads();
+  await emptyCreated();
   if (tc.direction === 'download') await checkRoom(join(work, 'dst'), (runs * tools.length + 1) * ds.totalBytes);
   const t0 = Date.now();
   // whatever an aborted bench or prepare.ts left under the case's prefix would spoil the check
@@ -118,8 +145,7 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
     say(`${tc.id}: warm-up read in ${sample.wallS.toFixed(2)} s (not counted)`);
     finishedDownload(warm);
   }
-  execFileSync('sync');
-  await sleep(SETTLE_MS);
+  await settle();
 
   const serverMeter = cpuMeter(labPids());
   const proxyMeter = ep.proxyPid === undefined ? undefined : cpuMeter([ep.proxyPid]);
@@ -158,7 +184,7 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
     }
   }
   if (tc.direction === 'download') { await emptyPrefix(s3, BUCKET, seedPrefixKey); collectGarbage(lab); }
-  else await rm(local, { recursive: true, force: true });
+  else created.push(local);
   s3.destroy();
   return result;
 }
@@ -175,6 +201,9 @@ async function main(): Promise<void> {
 
 async function benchAll(): Promise<void> {
   const code = tools.includes('sidecar') ? snapshotSidecar() : 'no s3-sidecar';
+  lastBulkDelete = Number(await readFile(deletedAtFile, 'utf8').catch(() => '0')) || 0;
+  // a bench that was stopped half-way left its files behind: deleting them now is a bulk deletion too
+  if ((await readdir(join(work, 'dst')).catch(() => [])).length) lastBulkDelete = Date.now();
   await freshDir(work);
   await mkdir(join(work, 'logs'));
   const home = await freshDir(join(work, 'home'));
@@ -202,7 +231,7 @@ async function benchAll(): Promise<void> {
       tables.push(table);
     }
   } finally {
-    await deleteDownloads();
+    await deleteCreated();
     proxy?.stop();
     if (!opts['keep-lab']) stopLab();
     // also after a failure: the cases measured so far are kept
