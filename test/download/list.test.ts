@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { Credentials } from '../../src/credentials/types.js';
-import { decodeXmlText, listObjects, parsePage, type ListedObject } from '../../src/transfer/list.js';
+import { decodeXmlText, listObjects, listPages, parsePage, type ListedObject } from '../../src/transfer/list.js';
 import { ServerWatch, type RetryContext } from '../../src/transfer/retry.js';
 import { errorCode, httpStatus } from '../../src/transfer/s3-errors.js';
 import { assumedCredentials } from '../credentials/helpers/fixtures.js';
@@ -46,10 +46,13 @@ test('lean listing: every key as the SDK lists it, across pages, shallow, with s
   assert.ok(session.sessionToken, 'AssumeRole gave a session token');
   for (const [what, holder] of [['static keys', staticHolder(lab)], ['session credentials', fixedHolder(session)]] as const) {
     const g = labGetter(t, lab, holder);
-    // page size 2: four pages, each asked for with the previous page's continuation token
-    const listed = await all(listObjects(g.http, { bucket, prefix: 'job/' }, retryContext(), { pageSize: 2 }));
+    // a first page of 1 key, then pages of 2: four pages, each asked for with the previous page's continuation token
+    const listed = await all(listObjects(g.http, { bucket, prefix: 'job/' }, retryContext(), { firstPageSize: 1, pageSize: 2 }));
     assert.deepEqual(listed.map((o) => ({ key: o.key, size: o.size, etag: o.etag, lastModified: o.lastModified?.getTime() })), expected, what);
   }
+  const pages: number[] = [];
+  for await (const page of listPages(labGetter(t, lab, staticHolder(lab)).http, { bucket, prefix: 'job/' }, retryContext(), { firstPageSize: 1, pageSize: 2 })) pages.push(page.length);
+  assert.deepEqual(pages, [1, 2, 2, 2], 'the first page is the short one');
 
   const g = labGetter(t, lab, staticHolder(lab));
   const shallow = await all(listObjects(g.http, { bucket, prefix: 'job/' }, retryContext(), { shallow: true }));
