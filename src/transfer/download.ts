@@ -23,6 +23,7 @@ import { preallocate } from './preallocate.js';
 import { md5, type Md5 } from './md5/offload.js';
 import { SMALL_OBJECT_BYTES, writeSmallFile } from './small-file.js';
 import { md5File, plainMd5 } from './verify.js';
+import { copyBytes } from '../util/copy-bytes.js';
 
 export interface ObjectMeta {
   bucket: string;
@@ -125,7 +126,7 @@ async function fetchWhole(ctx: FetchContext, meta: ObjectMeta, target: string): 
         const into = body = ctx.buffers.take(expected);
         return (piece) => {
           if (bytes + piece.length > expected) throw new VerifyError(`long body: more than the ${expected} bytes announced`);
-          bytes += piece.copy(into, bytes);
+          bytes += copyBytes(piece, into, bytes);
         };
       }, ctx.retry.signal);
       const data = body ? body.subarray(0, bytes) : Buffer.alloc(0);

@@ -5,6 +5,7 @@
 // Pieces come from the socket's read buffer: about 256 KiB over plain TCP, but one TLS record
 // (at most 16 KiB) over https. Small pieces are gathered and written 256 KiB at a time.
 import { writeSync, writevSync } from 'node:fs';
+import { copyBytes } from '../util/copy-bytes.js';
 
 export interface OffsetWriterOptions {
   /** given every piece (an MD5 from md5/offload.ts, or a node:crypto Hash) */
@@ -33,7 +34,7 @@ export class OffsetWriter {
     this.stage ??= Buffer.allocUnsafe(STAGE_BYTES);
     let from = 0;
     while (from < piece.length) {
-      const n = piece.copy(this.stage, this.staged, from);
+      const n = copyBytes(piece.subarray(from), this.stage, this.staged);
       this.staged += n;
       from += n;
       if (this.staged === STAGE_BYTES) this.flush();

@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { log } from '../../log.js';
+import { copyBytes } from '../../util/copy-bytes.js';
 import type { ReadBufferSource } from '../http1.js';
 import { SharedBlocks } from './blocks.js';
 import { BLOCK_BYTES, LAYOUT, controlWords, putJob, type Job } from './ring.js';
@@ -216,7 +217,7 @@ class OffloadedMd5 implements Md5 {
         this.off.filling.add(this);
       }
       const n = Math.min(piece.length - from, BLOCK_BYTES - this.fill);
-      piece.copy(blocks.bytes, this.block * BLOCK_BYTES + this.fill, from, from + n);
+      copyBytes(piece.subarray(from, from + n), blocks.bytes, this.block * BLOCK_BYTES + this.fill);
       this.fill += n;
       from += n;
       if (BLOCK_BYTES - this.fill < MIN_ROOM) this.send();
