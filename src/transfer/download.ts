@@ -6,7 +6,7 @@
 // Objects of at least --range-threshold are fetched as parallel byte ranges into a preallocated
 // part file; finished ranges are journaled next to it (`<name>.part.ranges`) so a killed run
 // resumes with Range requests for only the missing ranges.
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { lstat, open, readFile, rename, rm, utimes } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -131,7 +131,7 @@ async function fetchWhole(ctx: FetchContext, meta: ObjectMeta, target: string): 
       }, ctx.retry.signal);
       const data = body ? body.subarray(0, bytes) : Buffer.alloc(0);
       const md5 = plainMd5(head.etag);
-      checkBody(bytes, head.contentLength ?? meta.size, md5, () => md5 && createHash('md5').update(data).digest('hex'));
+      checkBody(bytes, head.contentLength ?? meta.size, md5, () => md5 && oneShotHash('md5', data, 'hex'));
       await writeSmallFile(part, target, [data], bytes, mtime(head));
       ctx.onBytes(bytes);
       return { bytes, resumedBytes: 0, verified: md5 ? 'md5' : 'size' };
