@@ -93,7 +93,7 @@ async function deleteCreated(): Promise<void> {
   for (const dir of created.splice(0)) await rm(dir, { recursive: true, force: true });
   await writeFile(deletedAtFile, String(Date.now()));
 }
-/** pause after seeding a case and before its first run, at least */
+/** pause after seeding a case and before its warm-up and first run, at least */
 const SETTLE_MS = 5000;
 
 /** Wait until files deleted in bulk no longer slow down creating files (see above). */
@@ -134,10 +134,13 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
   if (tc.direction === 'download') await seedPrefix(s3, BUCKET, seedPrefixKey, ds);
   else await writeTree(await freshDir(local), ds);
   say(`${tc.id}: ${ds.files.length} files prepared in ${((Date.now() - t0) / 1000).toFixed(1)} s; load ${load()}`);
+  await settle();
   // the first run of a case (s3-sidecar's, in round 1) must not pay for the seeding's writeback,
   // nor for the server's cold caches: a download case starts with an untimed warm-up read of the
   // seed (rclone, 32 transfers). Without it s3-sidecar's first run of each case was the slowest of
   // its three (e.g. 3.22 s against 2.34 and 2.50 s at a2ba8e8, 2,000 × 64 KiB behind 20 ms).
+  // It comes after the wait above, right before the first run: read minutes before it (the wait is
+  // up to 300 s), s3-sidecar's first run was again the slowest (3.71 s against 2.37–3.09 at 53ea2c1).
   if (tc.direction === 'download') {
     const warm = await freshDir(join(work, 'dst', `${tc.id}-warm-up`));
     const inv = downloadInvocation('rclone32', ep, { bucket: BUCKET, prefix: seedPrefixKey, dir: warm, scratch: warm });
@@ -145,7 +148,6 @@ async function runTransferCase(tc: TransferCase, lab: BenchLab, ep: Endpoint): P
     say(`${tc.id}: warm-up read in ${sample.wallS.toFixed(2)} s (not counted)`);
     finishedDownload(warm);
   }
-  await settle();
 
   const serverMeter = cpuMeter(labPids());
   const proxyMeter = ep.proxyPid === undefined ? undefined : cpuMeter([ep.proxyPid]);
