@@ -17,7 +17,7 @@ const results = bench.slice(from + '## Results'.length, to < 0 ? undefined : to)
 const intro = [
   "s3-sidecar against the tools ScaleODM and its users run today (Debian's rclone at its defaults, which is",
   "ScaleODM's setting, rclone with 32 transfers, and `aws s3 cp --recursive`), in one run against one server",
-  'on one 2-core machine. Reproduce with `npm run bench` (method, caveats and the analysis of every missed',
+  'on one 2-core machine. Reproduce with `npm run bench` (method, caveats and what decided each',
   'target: [docs/benchmarks.md](docs/benchmarks.md)).',
 ].join('\n');
 
