@@ -50,11 +50,11 @@ test('lean listing: every key as the SDK lists it, across pages, shallow, with s
     const listed = await all(listObjects(g.http, { bucket, prefix: 'job/' }, retryContext(), { firstPageSize: 1, pageSize: 2 }));
     assert.deepEqual(listed.map((o) => ({ key: o.key, size: o.size, etag: o.etag, lastModified: o.lastModified?.getTime() })), expected, what);
   }
+  const g = labGetter(t, lab, staticHolder(lab));
   const pages: number[] = [];
-  for await (const page of listPages(labGetter(t, lab, staticHolder(lab)).http, { bucket, prefix: 'job/' }, retryContext(), { firstPageSize: 1, pageSize: 2 })) pages.push(page.length);
+  for await (const page of listPages(g.http, { bucket, prefix: 'job/' }, retryContext(), { firstPageSize: 1, pageSize: 2 })) pages.push(page.length);
   assert.deepEqual(pages, [1, 2, 2, 2], 'the first page is the short one');
 
-  const g = labGetter(t, lab, staticHolder(lab));
   const shallow = await all(listObjects(g.http, { bucket, prefix: 'job/' }, retryContext(), { shallow: true }));
   assert.deepEqual(shallow.map((o) => o.key), expected.map((o) => o.key!).filter((k) => !k.slice(4).includes('/')), 'shallow: only keys directly below the prefix');
 
