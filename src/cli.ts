@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // Entry point: pick the mode, load configuration, run it, map the outcome to an exit code.
 // User errors (bad config, fatal credential errors) print one line; only bugs print a stack.
-import './v8-tiering.js';
 import { readFileSync } from 'node:fs';
 import { ConfigError, isMode, loadConfig, type Config, type Mode } from './config.js';
 import { CredentialError } from './credentials/types.js';

@@ -2,7 +2,7 @@
 // permission is the intersection of the role's policy and this one, so even a broad role
 // yields credentials that can only read the job's input and write the job's output.
 import { ConfigError } from '../config/define.js';
-import { parseS3Uri, type S3Location } from '../transfer/s3-uri.js';
+import { parseS3Uri, type S3Location } from '../config/s3-uri.js';
 
 export interface SessionPolicyInput {
   /** s3://bucket/prefix/ locations read (and listed) by the job */

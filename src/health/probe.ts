@@ -5,7 +5,7 @@
 //   node /app/dist/health/probe.js /healthz 127.0.0.1:9912
 // Deliberately tiny (no config table, no logger): it runs every few seconds.
 import { pathToFileURL } from 'node:url';
-import { parseListenAddress } from './listen-address.js';
+import { parseListenAddress } from '../config/listen-address.js';
 
 const TIMEOUT_MS = 3000;
 

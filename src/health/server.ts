@@ -16,7 +16,7 @@ import { log } from '../log.js';
 import { loadRegistry, metrics } from '../metrics.js';
 import { credentialsCheck, runChecks, type ReadinessCheck } from './checks.js';
 import { startHeartbeat } from './heartbeat.js';
-import { assertExposureAllowed, formatAddress, parseListenAddress } from './listen-address.js';
+import { assertExposureAllowed, formatAddress, parseListenAddress } from '../config/listen-address.js';
 
 export interface HealthServer {
   /** `host:port` it listens on; undefined when the listener is off */

@@ -11,13 +11,17 @@ import { startCredentialsEngine } from '../credentials/engine.js';
 import { EXIT } from '../exit-codes.js';
 import { startHealthForEngine } from '../health/server.js';
 import { log } from '../log.js';
-import { formatBytes, Progress } from '../progress.js';
+import { formatBytes, Progress } from '../download/progress.js';
 import { atomicWrite } from '../util/atomic-write.js';
-import { downloadSockets, prefetch, type PrefetchSummary } from '../transfer/prefetch.js';
-import { ServerWatch } from '../transfer/retry.js';
-import { ObjectGetter } from '../transfer/object-get.js';
+import { downloadSockets, prefetch } from '../download/prefetch.js';
+import type { PrefetchSummary } from '../download/summary.js';
+import { ServerWatch } from '../s3/retry.js';
+import { ObjectGetter } from '../s3/object-get.js';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { parseS3Uri } from '../transfer/s3-uri.js';
+import { parseS3Uri } from '../config/s3-uri.js';
+import { MirrorLayout } from '../download/layout/mirror.js';
+import type { Layout } from '../download/layout/types.js';
+import { ODM_DEFAULT_EXCLUDES, OdmLayout } from '../odm/input-layout.js';
 
 export async function downloadMode(config: Config): Promise<number> {
   await checkConfig(config);
@@ -41,7 +45,7 @@ export async function downloadMode(config: Config): Promise<number> {
   // the SDK client serves only GETs that need its checksum validation (objects uploaded with a
   // CRC/SHA checksum and no plain-MD5 ETag): loaded on first use, since loading it costs 0.25 s of CPU
   let client: Promise<S3Client> | undefined;
-  const sdk = () => client ??= import('../transfer/s3-client.js').then(({ createS3Client }) => createS3Client(config, engine.holder, {
+  const sdk = () => client ??= import('../s3/sdk-client.js').then(({ createS3Client }) => createS3Client(config, engine.holder, {
     maxSockets: 8,
     // retries are ours (per object, with the server watch), not the SDK's
     maxAttempts: 1,
@@ -57,7 +61,7 @@ export async function downloadMode(config: Config): Promise<number> {
   let summary: PrefetchSummary;
   watch.start();
   try {
-    summary = await prefetch({ config, sdk, getter, signal: controller.signal, watch, progress });
+    summary = await prefetch({ config, sdk, getter, signal: controller.signal, watch, progress, ...inputLayout(config) });
   } finally {
     watch.stop();
     progress.stop();
@@ -133,4 +137,10 @@ function manifest(config: Config, s: PrefetchSummary, seconds: number): Record<s
       },
     } : {}),
   };
+}
+
+/** The layout the config asks for, with the excludes that come with it. */
+function inputLayout(config: Config): { layout: Layout; layoutExcludes: readonly string[] } {
+  if (config.layout === 'odm') return { layout: new OdmLayout(), layoutExcludes: config.defaultExcludes ? ODM_DEFAULT_EXCLUDES : [] };
+  return { layout: new MirrorLayout(config.inputPrefix.length), layoutExcludes: [] };
 }

@@ -8,11 +8,11 @@ import { startCredentialsEngine } from '../credentials/engine.js';
 import { EXIT } from '../exit-codes.js';
 import { startHealthForEngine } from '../health/server.js';
 import { log } from '../log.js';
-import { OutputSession } from '../transfer/output-session.js';
-import { parseS3Uri } from '../transfer/s3-uri.js';
-import { Shutdown, waitForDoneFile, type JobEnd } from '../watch/job-end.js';
-import { startLiveUpload } from '../watch/live.js';
-import { listenProgress, parseUdpAddr } from '../watch/progress-udp.js';
+import { OutputSession } from '../upload/session.js';
+import { parseS3Uri } from '../config/s3-uri.js';
+import { Shutdown, waitForDoneFile, type JobEnd } from '../upload/job-end.js';
+import { startLiveUpload } from '../upload/live.js';
+import { listenProgress, parseUdpAddr } from '../odm/progress-udp.js';
 import { downloadMode } from './download.js';
 
 const ODM_PROGRESS_ADDR = '127.0.0.1:6367';

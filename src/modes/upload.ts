@@ -7,9 +7,9 @@ import { optionName, required, type Config } from '../config.js';
 import { ConfigError } from '../config/define.js';
 import { startCredentialsEngine } from '../credentials/engine.js';
 import { startHealthForEngine } from '../health/server.js';
-import { OutputSession } from '../transfer/output-session.js';
-import { parseS3Uri } from '../transfer/s3-uri.js';
-import { Shutdown } from '../watch/job-end.js';
+import { OutputSession } from '../upload/session.js';
+import { parseS3Uri } from '../config/s3-uri.js';
+import { Shutdown } from '../upload/job-end.js';
 
 export async function uploadMode(config: Config): Promise<number> {
   const dir = required(config, 'outputDir');

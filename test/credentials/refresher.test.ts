@@ -12,7 +12,7 @@ import { fromControlPlane } from '../../src/credentials/sources/control-plane.js
 import { CredentialError, type Credentials } from '../../src/credentials/types.js';
 import { credentialsCheck } from '../../src/health/checks.js';
 import { metrics } from '../../src/metrics.js';
-import { createS3Client } from '../../src/transfer/s3-client.js';
+import { createS3Client } from '../../src/s3/sdk-client.js';
 import { requireLab, tempBucket } from '../helpers/lab.js';
 import { startControlPlane, type StubControlPlane } from './helpers/control-plane.js';
 import { tmpDir } from './helpers/fixtures.js';

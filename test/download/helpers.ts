@@ -7,7 +7,7 @@ import type { TestContext } from 'node:test';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../src/config.js';
 import type { CredentialHolder } from '../../src/credentials/types.js';
-import { ObjectGetter } from '../../src/transfer/object-get.js';
+import { ObjectGetter } from '../../src/s3/object-get.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { adminS3, labEnv, requireLab, tempBucket, type Lab } from '../helpers/lab.js';
 

@@ -3,11 +3,11 @@
 // (RGW answers 400), so no real listing can carry one.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkRelativePath, depthOf, resolveInside } from '../../src/transfer/keys.js';
-import { makeKeyFilter, ODM_DEFAULT_EXCLUDES } from '../../src/transfer/filter.js';
-import { OdmLayout } from '../../src/transfer/layout/odm.js';
-import { MirrorLayout } from '../../src/transfer/layout/mirror.js';
-import { plainMd5 } from '../../src/transfer/verify.js';
+import { checkRelativePath, depthOf, resolveInside } from '../../src/util/keys.js';
+import { makeKeyFilter } from '../../src/download/filter.js';
+import { ODM_DEFAULT_EXCLUDES, OdmLayout } from '../../src/odm/input-layout.js';
+import { MirrorLayout } from '../../src/download/layout/mirror.js';
+import { plainMd5 } from '../../src/s3/verify.js';
 
 test('unsafe relative keys are refused with a reason; odd but safe names pass', () => {
   const refused: [string, RegExp][] = [

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, ftruncateSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { OffsetWriter } from '../../src/transfer/offset-writer.js';
+import { OffsetWriter } from '../../src/download/offset-writer.js';
 import { tempDir } from './helpers.js';
 
 const KiB = 1024;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { lstat, open, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { preallocate } from '../../src/transfer/preallocate.js';
+import { preallocate } from '../../src/download/preallocate.js';
 import { tempDir } from './helpers.js';
 
 const size = 5 * 1024 * 1024 + 123;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { lstat, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { writeSmallFile as writeOnLoop, writeSmallFileInPool } from '../../src/transfer/small-file.js';
+import { writeSmallFile as writeOnLoop, writeSmallFileInPool } from '../../src/download/small-file.js';
 import { tempDir } from './helpers.js';
 
 for (const [name, writeSmallFile] of [['on the event loop', writeOnLoop], ['on the thread pool', writeSmallFileInPool]] as const) {

@@ -11,8 +11,8 @@ import { ConfigError, isMode, loadConfig, MODES, OPTIONS, type Config, type Mode
 import type { Group, OptionDef } from '../../src/config/define.js';
 import { selectSource } from '../../src/credentials/select.js';
 import { buildSessionPolicy } from '../../src/credentials/session-policy.js';
-import { assertExposureAllowed, parseListenAddress } from '../../src/health/listen-address.js';
-import { parseS3Uri } from '../../src/transfer/s3-uri.js';
+import { assertExposureAllowed, parseListenAddress } from '../../src/config/listen-address.js';
+import { parseS3Uri } from '../../src/config/s3-uri.js';
 import { envOf, exampleFiles, isSidecarImage, loadExample, podsOf, ROOT, validateKubernetes, volumeFor, type ContainerView, type ExampleDoc, type Obj, type PodView } from './example-pods.js';
 
 process.env.SIDECAR_LOG_LEVEL ??= 'silent';

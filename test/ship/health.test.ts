@@ -18,7 +18,7 @@ const logPath = join(logDir, 'log.jsonl');
 process.env.SIDECAR_LOG_FD = String(openSync(logPath, 'w'));
 const { ConfigError, loadConfig } = await import('../../src/config.js');
 const { startHealthServer } = await import('../../src/health/server.js');
-const { parseListenAddress } = await import('../../src/health/listen-address.js');
+const { parseListenAddress } = await import('../../src/config/listen-address.js');
 const { metrics } = await import('../../src/metrics.js');
 
 const run = promisify(execFile);

@@ -3,13 +3,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import { ownFiles } from '../../src/transfer/output-session.js';
-import { keyFor } from '../../src/transfer/output-tree.js';
-import { contentTypeFor, partSizeFor } from '../../src/transfer/upload.js';
-import { OutputFilter } from '../../src/watch/filter.js';
-import { parseDoneFile } from '../../src/watch/job-end.js';
-import { parseBenchmark, parseLogJson, stageProducts } from '../../src/watch/odm.js';
-import { parsePgup, parseUdpAddr } from '../../src/watch/progress-udp.js';
+import { ownFiles } from '../../src/upload/session.js';
+import { keyFor } from '../../src/upload/output-tree.js';
+import { contentTypeFor, partSizeFor } from '../../src/upload/file-upload.js';
+import { OutputFilter } from '../../src/upload/filter.js';
+import { parseDoneFile } from '../../src/upload/job-end.js';
+import { parseBenchmark, parseLogJson, stageProducts } from '../../src/odm/project.js';
+import { parsePgup, parseUdpAddr } from '../../src/odm/progress-udp.js';
 
 const MiB = 1024 * 1024;
 

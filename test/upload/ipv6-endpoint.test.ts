@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import { S3Http } from '../../src/transfer/s3-http.js';
+import { S3Http } from '../../src/s3/transport.js';
 import { fixedHolder } from '../helpers/holders.js';
 
 test('an IPv6 literal endpoint works for the lean PUT and GET, with the bracketed Host header signed', async (t) => {

@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Journal } from '../../src/transfer/journal.js';
-import { OutputTree } from '../../src/transfer/output-tree.js';
-import { OutputFilter } from '../../src/watch/filter.js';
-import { StabilityTracker } from '../../src/watch/stability.js';
+import { Journal } from '../../src/upload/journal.js';
+import { OutputTree } from '../../src/upload/output-tree.js';
+import { OutputFilter } from '../../src/upload/filter.js';
+import { StabilityTracker } from '../../src/upload/stability.js';
 import { tmpDir } from './helpers/s3-check.js';
 
 

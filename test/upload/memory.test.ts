@@ -2,8 +2,8 @@
 // and the buffer pool (small-file bodies are reused, in-use + idle stay within the limit).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BufferPool } from '../../src/transfer/buffer-pool.js';
-import { ByteBudget } from '../../src/transfer/byte-budget.js';
+import { BufferPool } from '../../src/util/buffer-pool.js';
+import { ByteBudget } from '../../src/upload/byte-budget.js';
 
 const MiB = 1024 * 1024;
 

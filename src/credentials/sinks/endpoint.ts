@@ -6,7 +6,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, optionName } from '../../config.js';
-import { assertExposureAllowed, formatAddress, parseListenAddress } from '../../health/listen-address.js';
+import { assertExposureAllowed, formatAddress, parseListenAddress } from '../../config/listen-address.js';
 import { log, registerSecret } from '../../log.js';
 import { metrics } from '../../metrics.js';
 import { atomicWrite } from '../../util/atomic-write.js';

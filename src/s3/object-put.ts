@@ -1,0 +1,70 @@
+// Small files, put lean: one signed PUT through s3-http.ts instead of S3Client.send(PutObject),
+// which costs about 2 ms of CPU per request (see s3-http.ts): for thousands of small products
+// behind a slow link that, not the network, sets the pace. Multipart stays on lib-storage.
+// Kept from the SDK's PutObject: the CRC32 checksum header (the server verifies it where it
+// can), the body sent as UNSIGNED-PAYLOAD unless --sign-payload, and quick retries of one
+// request (the SDK's maxAttempts, with its 100 ms full-jitter backoff) before the uploader's
+// own per-file retries take over.
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../config.js';
+import type { CredentialHolder } from '../credentials/types.js';
+import { backoffMs } from '../util/backoff.js';
+import { classify } from './retry.js';
+import { S3Http, type S3HttpOptions } from './transport.js';
+
+export interface PutRequest {
+  bucket: string;
+  key: string;
+  body: Buffer;
+  contentType: string;
+  /** the body's CRC32, base64 (x-amz-checksum-crc32) */
+  crc32: string;
+}
+
+export interface PutResponse {
+  etag?: string | undefined;
+  /** the server's CRC32 of what it stored, when it reports one */
+  crc32?: string | undefined;
+}
+
+export interface ObjectPutterOptions extends S3HttpOptions {
+  /** also sign the body's SHA-256 (--sign-payload) */
+  signPayload: boolean;
+  /** tries of one request (network errors, 5xx, throttling), as the SDK's maxAttempts */
+  maxAttempts?: number;
+}
+
+export class ObjectPutter {
+  private readonly http: S3Http;
+
+  constructor(config: Config, holder: CredentialHolder, private readonly opts: ObjectPutterOptions) {
+    this.http = new S3Http(config, holder, opts);
+  }
+
+  destroy(): void {
+    this.http.destroy();
+  }
+
+  /** PUT one object from memory. Rejects with an S3HttpError for a non-2xx answer. */
+  async put(req: PutRequest, signal?: AbortSignal): Promise<PutResponse> {
+    const headers = {
+      'content-length': String(req.body.length),
+      'content-type': req.contentType,
+      'x-amz-checksum-crc32': req.crc32,
+      'x-amz-content-sha256': this.opts.signPayload ? createHash('sha256').update(req.body).digest('hex') : 'UNSIGNED-PAYLOAD',
+    };
+    const attempts = this.opts.maxAttempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await this.http.send({ method: 'PUT', bucket: req.bucket, key: req.key, headers, body: req.body }, signal);
+        res.resume(); // an empty body: drain it so the socket goes back to the pool
+        const crc = res.headers['x-amz-checksum-crc32'];
+        return { etag: res.headers.etag, crc32: typeof crc === 'string' ? crc : undefined };
+      } catch (err) {
+        if (signal?.aborted || attempt >= attempts || classify(err) === 'fatal') throw err;
+        await sleep(backoffMs(attempt - 1, 100, 20_000), undefined, { signal });
+      }
+    }
+  }
+}

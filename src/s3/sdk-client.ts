@@ -1,0 +1,73 @@
+// The daemon's own S3 client. Two things matter for 48-hour jobs:
+// - credentials come from the refresher through a provider function (never a static object);
+// - an expired-session error forces one refresh and one retry of the request.
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { Config } from '../config.js';
+import type { CredentialHolder } from '../credentials/types.js';
+import { log } from '../log.js';
+import { errorCode, isExpiredSessionError } from './errors.js';
+
+export interface S3ClientOptions {
+  /** sockets to allow per host: at least the transfer concurrency (the SDK's default of 50 queues the rest) */
+  maxSockets: number;
+  /** SDK-level retries of one request (throttling, 5xx, resets) */
+  maxAttempts?: number;
+  /** abort a request whose socket is idle this long */
+  requestTimeoutMs?: number;
+  /** abort a request (including a response body being streamed) after this long without a byte */
+  socketTimeoutMs?: number;
+  /** WHEN_REQUIRED: the SDK validates response checksums only when the caller sets ChecksumMode (callers that verify bodies themselves avoid hashing twice) */
+  responseChecksumValidation?: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
+}
+
+export function createS3Client(config: Config, holder: CredentialHolder, opts: S3ClientOptions): S3Client {
+  const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets, maxFreeSockets: opts.maxSockets };
+  const client = new S3Client({
+    region: config.region,
+    endpoint: config.endpointUrl,
+    forcePathStyle: config.forcePathStyle || config.endpointUrl !== undefined,
+    credentials: sdkProvider(holder),
+    maxAttempts: opts.maxAttempts ?? 3,
+    ...(opts.responseChecksumValidation ? { responseChecksumValidation: opts.responseChecksumValidation } : {}),
+    requestHandler: new NodeHttpHandler({
+      httpAgent: new HttpAgent(agentOpts),
+      httpsAgent: new HttpsAgent(agentOpts),
+      connectionTimeout: 10_000,
+      requestTimeout: opts.requestTimeoutMs ?? 60_000,
+      ...(opts.socketTimeoutMs ? { socketTimeout: opts.socketTimeoutMs } : {}),
+    }),
+  });
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const used = holder.current();
+      try {
+        return await next(args);
+      } catch (err) {
+        if (!isExpiredSessionError(err, holder, used)) throw err;
+        log.info({ reason: errorCode(err) }, 'S3 rejected the session as expired; refreshing credentials and retrying once');
+        // Another request may have refreshed already: only ask STS again if we still hold `used`.
+        if (holder.current() === used) await holder.refreshNow('expired-token');
+        return await next(args);
+      }
+    },
+    { step: 'initialize', name: 'sidecarExpiredTokenRetry', priority: 'high' },
+  );
+  return client;
+}
+
+/**
+ * The SDK memoizes identities until 5 min before `expiration`. We hand it an expiration at most
+ * a minute away so it asks the refresher (an in-memory read) on every request: a credential
+ * rotation or forced refresh takes effect on the very next request instead of when the SDK's
+ * private copy runs out.
+ */
+function sdkProvider(holder: CredentialHolder) {
+  return async () => {
+    const c = await holder.provider();
+    const exp = c.expiration ? new Date(Math.min(c.expiration.getTime(), Date.now() + 60_000)) : undefined;
+    return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken, expiration: exp };
+  };
+}

@@ -1,0 +1,271 @@
+// Everything `run` and `upload` share: the client, the local tree and its filter, the journal,
+// the upload queue, and the end of a job — final reconcile scan, wait (within a deadline),
+// clean up, manifest last, exit code.
+import { mkdir } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { OPTIONS, optionName, required, type Config, type OptionKey } from '../config.js';
+import type { CredentialHolder } from '../credentials/types.js';
+import { EXIT } from '../exit-codes.js';
+import { log } from '../log.js';
+import { OutputFilter } from './filter.js';
+import { Journal } from './journal.js';
+import { mtimeIso, putManifest, type Manifest } from './manifest.js';
+import { ObjectPutter } from '../s3/object-put.js';
+import { OutputTree, sameSig, type LocalFile } from './output-tree.js';
+import { createS3Client } from '../s3/sdk-client.js';
+import { errorCode } from '../s3/errors.js';
+import { parseS3Uri, type S3Location } from '../config/s3-uri.js';
+import { abortStrandedUploads } from './stranded.js';
+import { sendBodiesUnsigned } from '../s3/unsigned-payload.js';
+import { describe } from '../s3/retry.js';
+import { isTransient, Uploader } from './uploader.js';
+
+export interface FinishOptions {
+  /** absolute time (Date.now() ms) by which everything must be over, re-read while waiting (SIGTERM may arrive late) */
+  deadline: () => number | undefined;
+  endedBy: string;
+  jobSuccess: boolean | null;
+}
+
+/** Final-pass rounds: a file that keeps changing after the job ended does not hold the exit forever. */
+const MAX_ROUNDS = 5;
+
+export class OutputSession {
+  /** called when a file changed during its upload (run mode: wait for it to settle again) */
+  onChanged: (rel: string) => void = () => {};
+  readonly uploader: Uploader;
+
+  private constructor(
+    readonly config: Config,
+    readonly root: string,
+    readonly dest: S3Location,
+    readonly client: S3Client,
+    readonly putter: ObjectPutter,
+    readonly tree: OutputTree,
+    readonly journal: Journal,
+  ) {
+    this.uploader = new Uploader({
+      client, putter, bucket: dest.bucket, prefix: dest.prefix, tree, journal,
+      settings: {
+        partSize: config.partSize, maxParts: config.maxParts, multipartThreshold: config.multipartThreshold,
+        partConcurrency: config.partConcurrency, verify: config.verifyUploads,
+      },
+      concurrency: config.uploadConcurrency,
+      memory: config.uploadMemory,
+      retries: config.uploadRetries,
+      onChanged: (rel) => this.onChanged(rel),
+    });
+  }
+
+  static async open(config: Config, holder: CredentialHolder): Promise<OutputSession> {
+    const root = resolve(required(config, 'outputDir'));
+    const dest = parseS3Uri(required(config, 'outputPrefix'), optionName('outputPrefix'));
+    const journalPath = journalPathOf(config, root);
+    await mkdir(join(journalPath, '..'), { recursive: true, mode: 0o700 });
+    const journal = await Journal.open(journalPath, dest.bucket, dest.prefix, ownFiles(config, root));
+    const filter = new OutputFilter({
+      preset: config.preset,
+      include: config.outputInclude,
+      exclude: config.outputExclude,
+      ownFiles: journal.header.ownFiles ?? [],
+    });
+    const client = createS3Client(config, holder, {
+      maxSockets: config.uploadConcurrency * config.partConcurrency,
+      maxAttempts: 3,
+      socketTimeoutMs: 120_000,
+    });
+    if (!config.signPayload) sendBodiesUnsigned(client);
+    const putter = new ObjectPutter(config, holder, {
+      maxSockets: config.uploadConcurrency, socketTimeoutMs: 120_000, maxAttempts: 3, signPayload: config.signPayload,
+    });
+    log.info({ outputDir: root, destination: `s3://${dest.bucket}/${dest.prefix}`, preset: config.preset, journal: journalPath, alreadyUploaded: journal.size }, 'output session started');
+    // Nothing of ours is in flight yet: whatever is incomplete was left by an earlier run.
+    await abortStrandedUploads(client, dest.bucket, dest.prefix);
+    return new OutputSession(config, root, dest, client, putter, new OutputTree(root, filter), journal);
+  }
+
+  /** Scan the whole tree and queue every file that is new or changed since its journal entry. */
+  async reconcile(opts: { retryFailed: boolean }): Promise<LocalFile[]> {
+    const files = await this.tree.scan();
+    let queued = 0;
+    for (const f of files) {
+      if (sameSig(this.journal.get(f.rel), f.sig)) continue;
+      if (!opts.retryFailed && this.uploader.failed.has(f.rel)) continue;
+      this.uploader.enqueue(f.rel, f);
+      queued++;
+    }
+    log.info({ files: files.length, queued }, 'reconcile scan');
+    return files;
+  }
+
+  /** The job ended: final pass, clean-up, manifest; returns the exit code. */
+  async finish(o: FinishOptions): Promise<number> {
+    let incomplete = false;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      await this.reconcile({ retryFailed: round === 0 });
+      // kept back from the deadline for aborting, the manifest and the journal
+      const reserveMs = Math.min(3000, this.config.gracePeriod / 4);
+      if (!(await this.waitIdle(o.deadline, reserveMs))) {
+        incomplete = true;
+        break;
+      }
+      const files = await this.tree.scan();
+      if (files.every((f) => this.uploader.failed.has(f.rel) || sameSig(this.journal.get(f.rel), f.sig))) break;
+    }
+    const left = this.uploader.pending();
+    if (incomplete) {
+      log.warn({ pending: left.length, files: left.slice(0, 20) }, 'deadline reached: aborting the uploads still in flight');
+      const stopped = this.uploader.stop();
+      const cut = deadlineSignal(o.deadline, 0);
+      await Promise.race([stopped, new Promise((r) => cut.signal.addEventListener('abort', r))]);
+      cut.dispose();
+    }
+    const cleanup = deadlineSignal(o.deadline, 0);
+    await abortStrandedUploads(this.client, this.dest.bucket, this.dest.prefix, cleanup.signal);
+    const files = await this.tree.scan();
+    if (!incomplete && this.config.deleteRemoved) await this.deleteRemoved(files, cleanup.signal);
+    const manifest = this.manifest(files, o, incomplete ? left : []);
+    const manifestOk = await this.putManifestWithRetries(manifest, cleanup.signal);
+    cleanup.dispose();
+    await this.journal.close();
+    const { files: n, bytes } = this.uploader.totals;
+    log.info({ uploaded: n, bytes, failed: manifest.failed.length, pending: manifest.pending.length }, 'final pass done');
+    if (incomplete) return EXIT.INCOMPLETE;
+    return manifest.complete && manifestOk ? EXIT.OK : EXIT.TRANSFER_FAILED;
+  }
+
+  close(): void {
+    this.client.destroy();
+    this.putter.destroy();
+  }
+
+  /** The manifest is the last word: a transient failure is retried (1, 2, 4, 8 s) while the deadline allows. */
+  private async putManifestWithRetries(manifest: Manifest, signal: AbortSignal): Promise<boolean> {
+    const key = this.dest.prefix + this.config.manifestKey;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await putManifest(this.client, this.dest.bucket, key, manifest, signal);
+        log.info({ key, files: manifest.files.length, complete: manifest.complete, jobSuccess: manifest.jobSuccess }, 'manifest uploaded');
+        return true;
+      } catch (err) {
+        if (attempt >= 4 || signal.aborted || !isTransient(err)) {
+          log.error({ key, err: describe(err) }, 'could not upload the manifest');
+          return false;
+        }
+        log.warn({ key, err: describe(err), attempt: attempt + 1 }, 'manifest upload failed; retrying');
+        await new Promise((r) => setTimeout(r, 1000 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** Wait until the queue is empty (true) or the deadline minus the reserve has come (false); say what is pending meanwhile. */
+  private async waitIdle(deadline: () => number | undefined, reserveMs: number): Promise<boolean> {
+    let idle = false;
+    void this.uploader.idle().then(() => (idle = true));
+    let lastReport = Date.now();
+    let warned = false;
+    while (!idle) {
+      await new Promise((r) => setTimeout(r, 200));
+      const end = deadline();
+      const now = Date.now();
+      if (end !== undefined && now >= end - reserveMs) return idle;
+      const nearing = end !== undefined && end - now < 10_000;
+      if (now - lastReport >= 5000 || (nearing && !warned)) {
+        const p = this.uploader.pending();
+        const msg = nearing ? 'deadline near: still uploading' : 'final pass: still uploading';
+        (nearing ? log.warn : log.info).call(log, { pending: p.length, files: p.slice(0, 10), secondsLeft: end === undefined ? undefined : Math.round((end - now) / 1000) }, msg);
+        lastReport = now;
+        warned ||= nearing;
+      }
+    }
+    return true;
+  }
+
+  /** Objects we uploaded whose files are gone (ODM renames intermediates) go too, so the prefix mirrors the dir. */
+  private async deleteRemoved(files: LocalFile[], signal: AbortSignal): Promise<void> {
+    const present = new Set(files.map((f) => f.rel));
+    const gone = this.journal.all().filter(([rel]) => !present.has(rel)).map(([rel]) => rel);
+    if (gone.length === 0) return;
+    if (files.length === 0) {
+      log.warn({ journaled: this.journal.size }, 'the output dir has no files at all; not deleting anything from S3 (is the volume mounted?)');
+      return;
+    }
+    for (const rel of gone) {
+      const key = this.dest.prefix + rel;
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.dest.bucket, Key: key }), { abortSignal: signal });
+        await this.journal.remove(rel);
+        log.info({ key }, 'deleted an object whose file is gone');
+      } catch (err) {
+        log.warn({ key, err: describe(err) }, 'could not delete an object whose file is gone (it stays, but is not in the manifest)');
+        if (errorCode(err) === 'AccessDenied' || signal.aborted) return;
+      }
+    }
+  }
+
+  private manifest(files: LocalFile[], o: FinishOptions, pendingAtStop: string[]): Manifest {
+    const landed: Manifest['files'] = [];
+    const notLanded: string[] = [];
+    for (const f of files) {
+      const j = this.journal.get(f.rel);
+      if (j && sameSig(j, f.sig)) {
+        landed.push({ key: this.dest.prefix + f.rel, path: f.rel, size: j.size, crc32: j.crc32, etag: j.etag, mtime: mtimeIso(j.mtimeNs) });
+      } else {
+        notLanded.push(f.rel);
+      }
+    }
+    const failed = notLanded.filter((rel) => this.uploader.failed.has(rel)).map((rel) => ({ path: rel, error: this.uploader.failed.get(rel)! }));
+    const pending = [...new Set([...pendingAtStop, ...notLanded.filter((rel) => !this.uploader.failed.has(rel))])].sort();
+    return {
+      version: 1,
+      generator: 's3-sidecar',
+      bucket: this.dest.bucket,
+      prefix: this.dest.prefix,
+      startedAt: this.journal.header.startedAt,
+      endedAt: new Date().toISOString(),
+      complete: notLanded.length === 0 && pendingAtStop.length === 0,
+      jobSuccess: o.jobSuccess,
+      endedBy: o.endedBy,
+      files: landed,
+      pending,
+      failed,
+    };
+  }
+}
+
+export function journalPathOf(config: Config, root: string): string {
+  return config.journalFile ? resolve(config.journalFile) : join(root, '.s3-sidecar', 'journal.json');
+}
+
+/**
+ * The sidecar's own files that may sit inside the output dir, as relative paths: they are never
+ * uploaded. That is every option naming a file (journal, credential hand-offs, tokens, CA,
+ * markers: all their flags end in "-file"), from the config or, for options this mode does not
+ * take, from the environment (`upload` beside a `credentials` container sharing one env), and
+ * the manifest's name.
+ */
+export function ownFiles(config: Config, root: string, env: NodeJS.ProcessEnv = process.env): string[] {
+  const paths = [journalPathOf(config, root)];
+  for (const [key, def] of Object.entries(OPTIONS)) {
+    if (!def.flag.endsWith('-file')) continue;
+    const v = config[key as OptionKey];
+    if (typeof v === 'string') paths.push(v);
+    for (const name of def.env) if (env[name]?.trim()) paths.push(env[name]!.trim());
+  }
+  const rels = paths.flatMap((p) => {
+    const rel = relative(root, resolve(p));
+    return rel && !rel.startsWith('..') && !isAbsolute(rel) ? [rel.split(sep).join('/')] : [];
+  });
+  return [...new Set([...rels, config.manifestKey])];
+}
+
+/** An AbortSignal that fires at the deadline (minus `reserveMs`), for the clean-up requests. */
+function deadlineSignal(deadline: () => number | undefined, reserveMs: number): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  const timer = setInterval(() => {
+    const end = deadline();
+    if (end !== undefined && Date.now() >= end - reserveMs) ac.abort(new Error('deadline reached'));
+  }, 100);
+  return { signal: ac.signal, dispose: () => clearInterval(timer) };
+}

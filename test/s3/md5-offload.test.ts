@@ -1,0 +1,70 @@
+// MD5 on the worker thread, four streams per SIMD pass (src/s3/md5/), against node:crypto
+// on the same bytes. No server needed: the download tests run it against the real one for every
+// object between 1 MiB and the range threshold (verify.test.ts corrupts one). Here: what a
+// download rarely produces on demand — pieces of any length (so bytes are carried between pieces
+// and every padding case comes up), pieces read into the shared blocks and pieces copied in mixed
+// in one stream, many streams interleaved, more streams than blocks (the event loop waits for the
+// worker, and must not deadlock), a stream dropped half-way, an empty stream, a dead worker.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { md5, md5ReadBuffers, terminateMd5Worker } from '../../src/s3/md5/offload.js';
+
+const expected = (chunks: Buffer[]) => chunks.reduce((h, c) => h.update(c), createHash('md5')).digest('hex');
+
+test('the worker-side MD5 equals node:crypto for pieces read into shared blocks and pieces copied in', async () => {
+  const source = md5ReadBuffers();
+  assert.ok(source, 'this machine has a second CPU, so MD5 runs on the worker');
+  // a socket as http1.ts drives it: read into the lent buffer, hand the piece over, ask for the next buffer
+  let lent = source.next(undefined);
+  const read = (data: Buffer): Buffer => {
+    data.copy(lent);
+    return lent.subarray(0, data.length);
+  };
+  const streams = Array.from({ length: 40 }, () => ({ hash: md5(), chunks: [] as Buffer[] }));
+  for (let round = 0; round < 30; round++) {
+    for (const [i, s] of streams.entries()) {
+      const data = randomBytes(1 + ((round * 7919 + i * 104729) % (256 * 1024)));
+      s.chunks.push(data);
+      if ((round + i) % 3 === 0) {
+        s.hash.update(data); // from elsewhere (TLS): copied into a block
+      } else {
+        s.hash.update(read(data));
+        // the worker may still be hashing that block: the next read must go to another one (if it
+        // did not, the next piece would overwrite these bytes and the digest would differ)
+        lent = source.next(lent);
+      }
+    }
+  }
+  const got = await Promise.all(streams.map((s) => s.hash.digest()));
+  assert.deepEqual(got, streams.map((s) => expected(s.chunks)));
+  source.release(lent);
+});
+
+test('more streams than blocks, a dropped stream and an empty one: digests still right, nothing hangs', async () => {
+  // 300 streams × a part-filled 100 KiB copy block each: far more than the shared blocks, so
+  // taking a block must send others' part-filled blocks to the worker instead of waiting forever
+  const streams = Array.from({ length: 300 }, (_, i) => ({ hash: md5(), data: randomBytes(100 * 1024 + i) }));
+  for (const s of streams) s.hash.update(s.data);
+  const dropped = md5();
+  dropped.update(randomBytes(300 * 1024));
+  dropped.drop();
+  const empty = md5();
+  const got = await Promise.all([...streams.map((s) => s.hash.digest()), empty.digest()]);
+  assert.deepEqual(got, [...streams.map((s) => expected([s.data])), expected([])]);
+});
+
+// last in this file: it leaves MD5 inline for the rest of the process
+test('a worker that dies fails the digests in flight, and MD5 goes back inline', async () => {
+  const inFlight = md5();
+  inFlight.update(randomBytes(100 * 1024));
+  await terminateMd5Worker();
+  // the worker's exit reaches the event loop as an event
+  await new Promise((resolve) => setImmediate(resolve));
+  await assert.rejects(async () => inFlight.digest(), /MD5 worker exited/);
+  assert.equal(md5ReadBuffers(), undefined, 'new connections read into their own buffers');
+  const data = randomBytes(300 * 1024);
+  const after = md5();
+  after.update(data);
+  assert.equal(await after.digest(), expected([data]));
+});
