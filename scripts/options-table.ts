@@ -6,7 +6,7 @@
 //   node --import tsx scripts/options-table.ts --check   exit 1 when README.md is stale
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MODES, OPTIONS, type Mode } from '../src/config.js';
+import { MODES, OPTIONS, optionsFor, type Mode } from '../src/config.js';
 import type { Group, OptionDef } from '../src/config/define.js';
 
 export const START = '<!-- options-table:start -->';
@@ -22,6 +22,7 @@ const GROUP_TITLES: Record<Group, string> = {
   upload: 'Upload',
   run: 'Streaming (`run`)',
   http: 'Health and metrics listener',
+  broker: 'Broker (`s3-sidecar broker`)',
 };
 
 /** Markdown table cells: pipes would split the cell, newlines would end the row, <x> would be HTML. */
@@ -37,8 +38,13 @@ function defaultCell(text: string): string {
   return /\s/.test(text) ? cell(text) : `\`${text}\``;
 }
 
-function modesOf(group: Group): Mode[] {
-  return (Object.keys(MODES) as Mode[]).filter((m) => (MODES[m].groups as readonly Group[]).includes(group));
+/** The modes that read a group, a mode that reads only some of its options marked so. */
+function modesOf(group: Group): string[] {
+  return (Object.keys(MODES) as Mode[]).flatMap((m) => {
+    if ((MODES[m].groups as readonly Group[]).includes(group)) return [`\`${m}\``];
+    const some = optionsFor(m).filter(([, d]) => d.group === group).map(([, d]) => `--${d.flag}`);
+    return some.length ? [`\`${m}\` (only ${some.join(', ')})`] : [];
+  });
 }
 
 function row(d: OptionDef<unknown>): string {
@@ -54,7 +60,7 @@ export function renderOptionsTable(): string {
   const sections = (Object.keys(GROUP_TITLES) as Group[]).flatMap((group) => {
     const rows = defs.filter((d) => d.group === group).map(row);
     if (rows.length === 0) return [];
-    const modes = modesOf(group).map((m) => `\`${m}\``).join(', ');
+    const modes = modesOf(group).join(', ');
     return [`### ${GROUP_TITLES[group]}\n\nModes: ${modes}\n\n| Flag | Environment (first set wins) | Default | Description |\n|---|---|---|---|\n${rows.join('\n')}\n`];
   });
   return [

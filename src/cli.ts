@@ -19,6 +19,7 @@ const MODE_MAIN: Record<Mode, () => Promise<ModeMain>> = {
   download: async () => (await import('./modes/download.js')).downloadMode,
   run: async () => (await import('./modes/run.js')).runMode,
   upload: async () => (await import('./modes/upload.js')).uploadMode,
+  broker: async () => (await import('./modes/broker.js')).brokerMode,
 };
 
 function version(): string {
@@ -37,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   if (!isMode(first)) {
-    process.stderr.write(`s3-sidecar: unknown mode "${first}" (modes: credentials, download, run, upload; see --help)\n`);
+    process.stderr.write(`s3-sidecar: unknown mode "${first}" (modes: ${Object.keys(MODE_MAIN).join(', ')}; see --help)\n`);
     return EXIT.CONFIG;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

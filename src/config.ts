@@ -2,6 +2,7 @@
 // One table (src/config/options/*) drives parsing, --help and the README's option table.
 import { parseArgs } from 'node:util';
 import { ConfigError, type Group, type OptionDef } from './config/define.js';
+import { brokerOptions } from './config/options/broker.js';
 import { commonOptions } from './config/options/common.js';
 import { credentialOptions } from './config/options/credentials.js';
 import { downloadOptions } from './config/options/download.js';
@@ -19,6 +20,7 @@ export const OPTIONS = {
   ...downloadOptions,
   ...uploadOptions,
   ...runOptions,
+  ...brokerOptions,
 };
 
 export type OptionKey = keyof typeof OPTIONS;
@@ -41,7 +43,13 @@ export const MODES = {
     groups: ['common', 'credentials', 'upload', 'http'],
     summary: 'One shot: upload what is new or changed in the output dir, then the manifest, exit.',
   },
-} as const satisfies Record<string, { groups: readonly Group[]; summary: string }>;
+  broker: {
+    groups: ['broker', 'http'],
+    // the broker's own credentials (default chain or web identity) and where STS is
+    options: ['logLevel', 'region', 'stsEndpointUrl', 'roleArn', 'webIdentityTokenFile', 'stsRetries', 'refreshMinRemaining', 'refreshMaxBackoff'],
+    summary: 'Control plane: verify service-account tokens and answer each job with AssumeRole credentials scoped by rules (docs/broker.md).',
+  },
+} as const satisfies Record<string, { groups: readonly Group[]; options?: readonly OptionKey[]; summary: string }>;
 
 export type Mode = keyof typeof MODES;
 
@@ -49,9 +57,10 @@ export function isMode(s: string | undefined): s is Mode {
   return s !== undefined && Object.hasOwn(MODES, s);
 }
 
+/** The options a mode reads: its groups, plus single options from other groups some modes name. */
 export function optionsFor(mode: Mode): [OptionKey, OptionDef<unknown>][] {
-  const groups: readonly Group[] = MODES[mode].groups;
-  return (Object.entries(OPTIONS) as [OptionKey, OptionDef<unknown>][]).filter(([, d]) => groups.includes(d.group));
+  const m: { groups: readonly Group[]; options?: readonly OptionKey[] } = MODES[mode];
+  return (Object.entries(OPTIONS) as [OptionKey, OptionDef<unknown>][]).filter(([k, d]) => m.groups.includes(d.group) || m.options?.includes(k));
 }
 
 /** Where a value came from, so errors name exactly what the user set. */

@@ -77,6 +77,10 @@ export const metrics = {
   failuresTotal: counter({ name: 's3_sidecar_transfer_failures_total', help: 'Objects that failed after retries, by direction.', labelNames: ['direction'] }),
   queueDepth: gauge({ name: 's3_sidecar_queue_depth', help: 'Objects waiting to be transferred, by direction.', labelNames: ['direction'] }),
   uploadsInFlight: gauge({ name: 's3_sidecar_uploads_in_flight', help: 'Uploads currently running.' }),
+  brokerRequests: counter({ name: 's3_sidecar_broker_requests_total', help: 'Broker: credential requests answered, by HTTP status.', labelNames: ['status'] }),
+  brokerIssuances: counter({ name: 's3_sidecar_broker_issuances_total', help: 'Broker: answers by rule and result (issued: a new STS session; cached: a cache hit; shared: joined an identical STS call in flight; sts-error).', labelNames: ['rule', 'result'] }),
+  brokerStsCalls: counter({ name: 's3_sidecar_broker_sts_calls_total', help: 'Broker: AssumeRole calls by outcome.', labelNames: ['outcome'] }),
+  brokerStsSeconds: counter({ name: 's3_sidecar_broker_sts_seconds_total', help: 'Broker: seconds spent in AssumeRole calls (divide by the calls for the mean latency).' }),
   lastUploadTime: gauge({ name: 's3_sidecar_last_upload_timestamp_seconds', help: 'Unix time of the last successful upload.' }),
 };
 
