@@ -110,7 +110,7 @@ export class TokenVerifier {
     return createRemoteJWKSet(u, {
       timeoutDuration: FETCH_TIMEOUT_MS,
       // an unknown kid refetches at most this often; known keys are re-read every 10 min
-      cooldownDuration: 30_000,
+      cooldownDuration: 5_000,
       cacheMaxAge: 600_000,
       [customFetch]: boundedFetch,
     });
