@@ -1,6 +1,6 @@
 // Run the real broker (`dist/cli.js broker`) against the lab's STS, with a YAML configuration
 // written here, and talk to it the way a sidecar would.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -19,6 +19,8 @@ export interface BrokerRun {
   get(token: string | undefined): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }>;
   /** a metric's value from /metrics (sum over the label sets matching `labels`) */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
+  /** replace the configuration the way the kubelet updates a ConfigMap volume: a new directory, then a swap of the `..data` symlink */
+  swapConfig(config: object | string): void;
   /** audit lines ("credentials issued") logged so far */
   audits(): Record<string, unknown>[];
   stop(): Promise<void>;
@@ -34,8 +36,18 @@ export interface BrokerStart {
 
 export async function startBroker(t: TestContext, lab: Lab, opts: BrokerStart): Promise<BrokerRun> {
   const dir = mkdtempSync(join(tmpdir(), 'broker-'));
+  // laid out like a mounted ConfigMap: broker.yaml -> ..data/broker.yaml, ..data -> ..<version>
   const configFile = join(dir, 'broker.yaml');
-  writeFileSync(configFile, stringify(opts.config));
+  let version = 0;
+  const swapConfig = (config: object | string) => {
+    const v = `..v${++version}`;
+    mkdirSync(join(dir, v));
+    writeFileSync(join(dir, v, 'broker.yaml'), typeof config === 'string' ? config : stringify(config));
+    symlinkSync(v, join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+  };
+  swapConfig(opts.config);
+  symlinkSync('..data/broker.yaml', configFile);
   const [port, healthPort] = [await freePort(), await freePort()];
   const proc = startCli(['broker', '--config', configFile, '--listen', `127.0.0.1:${port}`, '--http-addr', `127.0.0.1:${healthPort}`, ...(opts.args ?? [])], labEnv(lab, {
     // the broker's own identity: the lab user, through the default chain
@@ -50,7 +62,7 @@ export async function startBroker(t: TestContext, lab: Lab, opts: BrokerStart): 
   const url = (JSON.parse(line) as { url: string }).url;
   const healthUrl = `http://127.0.0.1:${healthPort}`;
   return {
-    url, healthUrl, configFile, dir, proc,
+    url, healthUrl, configFile, dir, proc, swapConfig,
     async get(token) {
       const res = await fetch(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
       return { status: res.status, body: await res.json() as Record<string, unknown>, headers: res.headers };
