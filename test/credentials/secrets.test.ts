@@ -107,3 +107,55 @@ test('every in-process flow, then a scan of every log line and error message', {
   const text = [...lines, ...errors].join('\n');
   for (const s of secrets) assert.ok(!text.includes(s), `a secret (…${s.slice(-4)}) appeared in a log line or error message`);
 });
+
+test('the broker: issuance, every refusal, an STS denial and the sidecars it serves; then a scan of everything they printed', { timeout: 180_000 }, async (t) => {
+  const lab = requireLab(t);
+  const { startBroker } = await import('../broker/helpers/broker.js');
+  const { labToken, podClaims, strangerKey, testIssuer } = await import('../broker/helpers/issuer.js');
+  const { runCli } = await import('../helpers/cli.js');
+  const { labEnv } = await import('../helpers/lab.js');
+  const other = await testIssuer(t);
+  const broker = await startBroker(t, lab, {
+    config: {
+      issuers: [{ name: 'lab', issuer: lab.oidcIssuer, audience: 's3-sidecar-broker' }, { name: 'other', issuer: other.url, audience: 's3-sidecar-broker' }],
+      rules: [
+        { name: 'odm', issuer: 'lab', namespace: 'odm', roleArn: lab.roleArn, input: 's3://bucket-c/{pod}/in/', output: 's3://bucket-c/{pod}/out/', durationSeconds: 900 },
+        { name: 'untrusted-role', issuer: 'other', roleArn: 'arn:aws:iam:::role/does-not-exist', input: 's3://bucket-c/{pod}/', durationSeconds: 900 },
+      ],
+    },
+    args: ['--rate-burst', '3', '--rate-limit', '1'],
+  });
+  const secrets = new Set<string>([lab.secretKey]);
+  const printed: string[] = [];
+  const pod = { namespace: 'odm', serviceAccount: 'runner', pod: 'p-1' };
+  const good = labToken(lab, pod);
+  const tokens = [good, labToken(lab, pod, { ttlSec: -60 }), labToken(lab, pod, { audience: 'sts.amazonaws.com' }), labToken(lab, { ...pod, namespace: 'nobody' }),
+    await other.mint(podClaims(pod), { key: await strangerKey() }), await other.mint(podClaims(pod))];
+  for (const tok of tokens) secrets.add(tok);
+  for (const tok of [...tokens, good, good, good]) {
+    const r = await broker.get(tok);
+    const c = r.body.Credentials as { SecretAccessKey?: string; SessionToken?: string } | undefined;
+    if (c?.SecretAccessKey) secrets.add(c.SecretAccessKey).add(c.SessionToken!);
+  }
+  const statuses = await Promise.all([broker.metric('s3_sidecar_broker_requests_total', { status: '200' }), broker.metric('s3_sidecar_broker_requests_total', { status: '401' }),
+    broker.metric('s3_sidecar_broker_requests_total', { status: '403' }), broker.metric('s3_sidecar_broker_requests_total', { status: '429' }), broker.metric('s3_sidecar_broker_requests_total', { status: '502' })]);
+  assert.deepEqual(statuses, [3, 3, 1, 1, 1], 'issued, refused (expired, audience, signature), no rule, rate limited, STS denied');
+  // the sidecar's side of a success (another pod: p-1 is over its rate limit) and of a refusal
+  const sidecarToken = labToken(lab, { ...pod, pod: 'p-2' });
+  secrets.add(sidecarToken);
+  for (const tok of [sidecarToken, tokens[1]!]) {
+    const tokenFile = join(dir, 'broker-token');
+    writeFileSync(tokenFile, tok);
+    const r = await runCli(['credentials', '--once', '--credentials-file', join(dir, 'broker-credentials'), '--log-level', 'debug'], labEnv(lab, { SIDECAR_CONTROL_PLANE_URL: broker.url, SIDECAR_CONTROL_PLANE_TOKEN_FILE: tokenFile }));
+    printed.push(r.stdout, r.stderr);
+  }
+  for (const m of readFileSync(join(dir, 'broker-credentials'), 'utf8').matchAll(/= (.+)$/gm)) if (m[1]!.length > 20) secrets.add(m[1]!);
+  await broker.stop();
+  printed.push(broker.proc.stdout(), broker.proc.stderr());
+  const lines = printed.join('\n').split('\n').filter(Boolean);
+  t.diagnostic(`${lines.length} lines of the broker and its sidecars scanned for ${secrets.size} secrets`);
+  assert.ok(lines.some((l) => l.includes('"msg":"credentials issued"')) && lines.some((l) => l.includes('token refused')) && lines.some((l) => l.includes('AssumeRole failed')));
+  assert.deepEqual(lines.filter((l) => l.includes('[REDACTED]')), [], 'no code path even tried to log a secret');
+  const text = lines.join('\n');
+  for (const s of secrets) assert.ok(!text.includes(s), `a secret (…${s.slice(-4)}) appeared in the broker's or a sidecar's output`);
+});
