@@ -6,8 +6,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Workflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Workflow';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Job } from 'kubernetes-models/batch/v1/Job';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Pod } from 'kubernetes-models/v1/Pod';
+import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { parse, parseAllDocuments } from 'yaml';
 
@@ -19,6 +22,9 @@ const MODELS: Record<string, { new (data: never): { validate(): void } }> = {
   'v1/Pod': Pod,
   'v1/ServiceAccount': ServiceAccount,
   'batch/v1/Job': Job,
+  'apps/v1/Deployment': Deployment,
+  'v1/Service': Service,
+  'v1/ConfigMap': ConfigMap,
   'argoproj.io/v1alpha1/Workflow': Workflow,
 };
 
@@ -112,7 +118,8 @@ export function podsOf(doc: ExampleDoc): PodView[] {
   const where = `${doc.file} ${d.kind} ${d.metadata?.name ?? d.metadata?.generateName}`;
   switch (d.kind) {
     case 'Pod': return [podSpecView(where, d.spec)];
-    case 'Job': return [podSpecView(where, d.spec.template.spec)];
+    case 'Job':
+    case 'Deployment': return [podSpecView(where, d.spec.template.spec)];
     case 'Workflow': {
       const expand = argoExpander(d);
       const patch = d.spec.podSpecPatch ? (parse(d.spec.podSpecPatch) as Obj) : {};

@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, isMode, loadConfig, MODES, OPTIONS, type Config, type Mode } from '../../src/config.js';
-import type { Group, OptionDef } from '../../src/config/define.js';
+import { ConfigError, isMode, loadConfig, OPTIONS, optionsFor, type Config, type Mode } from '../../src/config.js';
+import type { OptionDef } from '../../src/config/define.js';
+import { claimsFrom, fillTemplate, matchRule } from '../../src/broker/claims.js';
+import { parseBrokerConfig } from '../../src/broker/config.js';
 import { selectSource } from '../../src/credentials/select.js';
 import { buildSessionPolicy } from '../../src/credentials/session-policy.js';
 import { assertExposureAllowed, parseListenAddress } from '../../src/config/listen-address.js';
@@ -84,12 +86,13 @@ test('every s3-sidecar command line and variable is accepted by the real parser,
   const runs = sidecarRuns();
   assert.ok(runs.length >= 5, `s3-sidecar containers found: ${runs.length}`);
   for (const r of runs) {
-    const groups: readonly Group[] = MODES[r.mode].groups;
+    const read = new Set(optionsFor(r.mode).map(([k]) => k));
     for (const name of Object.keys(r.env)) {
       const owners = ENV_OWNERS.get(name);
       if (name.startsWith('SIDECAR_')) assert.ok(owners, `${r.where}: ${name} is not an s3-sidecar variable`);
-      if (owners) assert.ok(owners.some(([, d]) => groups.includes(d.group)), `${r.where}: ${name} is ignored by the ${r.mode} mode`);
+      if (owners) assert.ok(owners.some(([k]) => read.has(k as never)), `${r.where}: ${name} is ignored by the ${r.mode} mode`);
     }
+    if (r.mode === 'broker') continue; // its own test below
     // The credential source the sidecar would pick builds without a missing-option error.
     try {
       await selectSource(r.config);
@@ -232,6 +235,49 @@ test('the shapes the issue asks for: ScaleODM Argo containerSet, IRSA native sid
   assert.equal(osToken?.volume.projected?.sources?.[0]?.serviceAccountToken?.audience, 'openshift');
 });
 
+test('the broker example: its configuration passes the broker\'s own parser, TLS on a non-loopback listener, and the job pod it serves matches a rule', () => {
+  const brokers = sidecarRuns().filter((r) => r.mode === 'broker');
+  assert.equal(brokers.length, 1, 'one broker Deployment');
+  const b = brokers[0]!;
+  assert.equal(b.doc.data.kind, 'Deployment');
+  const configFile = b.config.brokerConfig!;
+  const mounted = volumeFor(configFile, b.view, b.pod);
+  assert.ok(mounted?.volume.configMap, `${b.where}: --config is on a ConfigMap volume, mounted as a directory (reloads follow its updates)`);
+  assert.ok(!mounted.mount.subPath, 'no subPath: a subPath mount never sees ConfigMap updates');
+  const cm = kube.find((d) => d.data.kind === 'ConfigMap' && d.data.metadata.name === mounted.volume.configMap.name && d.data.metadata.namespace === b.doc.data.metadata.namespace);
+  assert.ok(cm, 'the ConfigMap is in the example');
+  const rules = parseBrokerConfig(cm.data.data[configFile.slice(mounted.mount.mountPath.length + 1)], { allowHttpIssuer: b.config.allowHttpIssuer });
+  assert.ok(rules.issuers.length >= 2, 'two clusters');
+  assert.ok(!parseListenAddress(b.config.brokerListen, 'x').loopback && b.config.tlsCert && b.config.tlsKey, 'reachable from other pods, so HTTPS');
+  for (const f of [b.config.tlsCert!, b.config.tlsKey!]) assert.ok(volumeFor(f, b.view, b.pod)?.volume.secret, `${f} is on a Secret volume`);
+  assert.ok(b.config.roleArn && volumeFor(b.config.webIdentityTokenFile!, b.view, b.pod)?.volume.projected, "the broker's own identity: web identity with a projected token");
+  const svc = kube.find((d) => d.data.kind === 'Service' && d.data.metadata.name === 's3-sidecar-broker')!;
+  assert.deepEqual(svc.data.spec.selector, b.doc.data.spec.template.metadata.labels, 'the Service selects the broker pods');
+
+  // the job pod: its sidecar's URL is the Service, its token has the broker's audience, a rule admits it
+  const served = sidecarRuns().filter((r) => r.config.controlPlaneUrl && new URL(r.config.controlPlaneUrl).hostname.startsWith(`${svc.data.metadata.name}.${svc.data.metadata.namespace}.svc`));
+  assert.ok(served.length >= 1, 'a pod served by the broker');
+  for (const r of served) {
+    const url = new URL(r.config.controlPlaneUrl!);
+    assert.equal(url.protocol, 'https:');
+    assert.equal(url.pathname, '/v1/credentials');
+    assert.equal(Number(url.port || 443), svc.data.spec.ports[0].port);
+    assert.ok(r.config.controlPlaneCaFile && volumeFor(r.config.controlPlaneCaFile, r.view, r.pod), 'the CA that signed the broker certificate is mounted');
+    const token = volumeFor(r.config.controlPlaneTokenFile!, r.view, r.pod)?.volume.projected?.sources?.[0]?.serviceAccountToken;
+    const ns = r.doc.data.metadata.namespace as string;
+    const sa = r.doc.data.spec.template.spec.serviceAccountName as string;
+    const issuer = rules.issuers.find((i) => i.audience.includes(token?.audience))!;
+    assert.ok(issuer, `${r.where}: the projected token's audience (${token?.audience}) is one the broker accepts`);
+    const claims = claimsFrom(issuer.name, { sub: `system:serviceaccount:${ns}:${sa}`, 'kubernetes.io': { namespace: ns, pod: { name: `${r.doc.data.metadata.name}-x7k2q`, uid: 'u' }, serviceaccount: { name: sa } } });
+    const rule = matchRule(rules.rules, claims);
+    assert.ok(rule, `${r.where}: a rule admits ${ns}/${sa}`);
+    const policy = buildSessionPolicy({ inputPrefixes: rule.input.map((x) => fillTemplate(x, claims)), outputPrefix: rule.output && fillTemplate(rule.output, claims), readOnly: rule.readOnly });
+    for (const st of JSON.parse(policy!).Statement as Obj[]) for (const action of asList(st.Action)) for (const resource of asList(st.Resource)) {
+      assert.ok(allows(iam('permission-policy.json'), action, resource, st.Condition?.StringLike?.['s3:prefix']), `rule ${rule.name}: the role allows ${action} on ${resource}`);
+    }
+  }
+});
+
 // ---- IAM ----
 
 function iam(name: string): Obj {
@@ -279,7 +325,8 @@ test('the trust policies admit exactly the service accounts and audiences the ma
     return Object.entries(eq).find(([k]) => k.endsWith(':aud'))![1];
   });
   assert.deepEqual(audiences.sort(), ['openshift', 'sts.amazonaws.com']);
-  const roles = new Set([sa.metadata.annotations['eks.amazonaws.com/role-arn'], ...sidecarRuns().map((r) => r.env.AWS_ROLE_ARN).filter(Boolean)]);
+  // (the broker's own role is not a job's: it only assumes the job roles)
+  const roles = new Set([sa.metadata.annotations['eks.amazonaws.com/role-arn'], ...sidecarRuns().filter((r) => r.mode !== 'broker').map((r) => r.env.AWS_ROLE_ARN).filter(Boolean)]);
   assert.equal(roles.size, 1, `one role for both variants: ${[...roles].join(', ')}`);
   const assume = iam('trust-policy-assume-role.json');
   assert.ok((assume.Statement as Obj[]).every((s) => asList(s.Action).includes('sts:AssumeRole') && s.Principal.AWS));
