@@ -24,6 +24,8 @@ export interface RuleConfig {
   namespace?: string | undefined;
   serviceAccount?: string | undefined;
   roleArn: string;
+  /** sts:ExternalId the role's trust policy asks for */
+  externalId?: string | undefined;
   input: string[];
   output?: string | undefined;
   readOnly: boolean;
@@ -51,7 +53,7 @@ export interface ParseOptions {
 
 type Obj = Record<string, unknown>;
 const ISSUER_KEYS = ['name', 'issuer', 'audience', 'jwksUri'];
-const RULE_KEYS = ['name', 'issuer', 'namespace', 'serviceAccount', 'roleArn', 'input', 'output', 'readOnly', 'kmsKeyArn', 'durationSeconds'];
+const RULE_KEYS = ['name', 'issuer', 'namespace', 'serviceAccount', 'roleArn', 'externalId', 'input', 'output', 'readOnly', 'kmsKeyArn', 'durationSeconds'];
 // 15 min is STS's floor; 12 h its ceiling (the role's MaxSessionDuration may be lower)
 const MIN_DURATION = 900;
 const MAX_DURATION = 43_200;
@@ -121,7 +123,8 @@ function parseRule(raw: unknown, i: number, issuerNames: Set<string>): RuleConfi
   }
   const namespace = optString(raw, 'namespace', where);
   const serviceAccount = optString(raw, 'serviceAccount', where);
-  const rule: RuleConfig = { name, issuer, namespace, serviceAccount, roleArn, input, output, readOnly: readOnly as boolean, kmsKeyArn, durationSeconds: durationSeconds as number };
+  const externalId = optString(raw, 'externalId', where);
+  const rule: RuleConfig = { name, issuer, namespace, serviceAccount, roleArn, externalId, input, output, readOnly: readOnly as boolean, kmsKeyArn, durationSeconds: durationSeconds as number };
   checkTemplates(rule, where);
   return rule;
 }

@@ -88,6 +88,7 @@ export class CredentialIssuer {
         RoleSessionName: name,
         DurationSeconds: rule.durationSeconds,
         Policy: policy,
+        ExternalId: rule.externalId,
         Tags: this.opts.tagSessions ? sessionTags(caller) : undefined,
         SourceIdentity: this.opts.tagSessions ? name : undefined,
       }));
