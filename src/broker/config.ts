@@ -92,7 +92,8 @@ function parseIssuer(raw: unknown, i: number, opts: ParseOptions): IssuerConfig 
   if (!/^[\w.-]{1,64}$/.test(name)) throw new BrokerConfigError(where, `name: use letters, digits, ".", "_" and "-" (got "${name}")`);
   where = `${where} "${name}"`;
   unknownKeys(raw, ISSUER_KEYS, where);
-  const issuer = checkUrl(reqString(raw, 'issuer', where), `${where}: issuer`, opts).replace(/\/$/, '');
+  // kept exactly as written: it is compared with the tokens' iss, character for character
+  const issuer = checkUrl(reqString(raw, 'issuer', where), `${where}: issuer`, opts);
   const audience = stringOrList(raw.audience, `${where}: audience`);
   if (audience.length === 0) throw new BrokerConfigError(where, 'audience: is required (the audience the projected token is minted for, e.g. s3-sidecar-broker)');
   const jwksUri = optString(raw, 'jwksUri', where);

@@ -10,7 +10,7 @@ import { fromStsCredentials } from '../credentials/sts.js';
 import type { Credentials } from '../credentials/types.js';
 import { forgetSecret, keyHint, log, registerSecret } from '../log.js';
 import { metrics } from '../metrics.js';
-import { callerKey, callerName, fillTemplate, sessionName, sessionTags, type Claims } from './claims.js';
+import { callerKey, callerName, fillTemplate, sessionName, sessionTags, TemplateError, type Claims } from './claims.js';
 import type { RuleConfig } from './config.js';
 
 export interface Issued {
@@ -55,7 +55,13 @@ export class CredentialIssuer {
   async issue(caller: Claims, rule: RuleConfig): Promise<Issued> {
     const input = rule.input.map((t) => fillTemplate(t, caller));
     const output = rule.output ? fillTemplate(rule.output, caller) : undefined;
-    const policy = buildSessionPolicy({ inputPrefixes: input, outputPrefix: output, readOnly: rule.readOnly, kmsKeyArn: rule.kmsKeyArn });
+    let policy: string | undefined;
+    try {
+      policy = buildSessionPolicy({ inputPrefixes: input, outputPrefix: output, readOnly: rule.readOnly, kmsKeyArn: rule.kmsKeyArn });
+    } catch (err) {
+      // e.g. long names made the policy longer than STS takes
+      throw new TemplateError(`the session policy for this caller cannot be built: ${(err as Error).message.replace(/^--\S+ \/ \S+: /, '')}`);
+    }
     // the scope is in the key, so a reloaded rule with other prefixes is never answered from the old entry
     const key = createHash('sha256').update(JSON.stringify([callerKey(caller), rule.name, rule.roleArn, rule.durationSeconds, policy, this.opts.tagSessions])).digest('base64url');
     const hit = this.cache.get(key);

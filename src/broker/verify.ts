@@ -60,7 +60,7 @@ export class TokenVerifier {
     } catch {
       throw new TokenError('the bearer token is not a JWT', 'malformed');
     }
-    const state = typeof iss === 'string' ? this.byIss.get(iss.replace(/\/$/, '')) : undefined;
+    const state = typeof iss === 'string' ? this.byIss.get(iss) : undefined;
     if (!state) throw new TokenError(`the token's issuer ${typeof iss === 'string' ? `"${iss.slice(0, 200)}" ` : ''}is not trusted by this broker`, 'unknown-issuer');
     const keys = await this.keysFor(state);
     try {
@@ -96,10 +96,10 @@ export class TokenVerifier {
   private async discover(c: IssuerConfig): Promise<JWTVerifyGetKey> {
     let jwksUri = c.jwksUri;
     if (!jwksUri) {
-      const url = `${c.issuer}/.well-known/openid-configuration`;
+      const url = `${c.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
       const doc = JSON.parse(await boundedText(url)) as { issuer?: unknown; jwks_uri?: unknown };
       if (typeof doc.jwks_uri !== 'string') throw new Error(`${url} names no jwks_uri`);
-      if (typeof doc.issuer === 'string' && doc.issuer.replace(/\/$/, '') !== c.issuer) throw new Error(`${url} is for issuer ${doc.issuer}, not ${c.issuer}`);
+      if (typeof doc.issuer === 'string' && doc.issuer !== c.issuer) throw new Error(`${url} is for issuer ${doc.issuer}, not ${c.issuer}`);
       jwksUri = doc.jwks_uri;
     }
     const u = new URL(jwksUri);
