@@ -2,7 +2,7 @@
 // caller to a role and its prefixes. Validated whole before use, so a typo is an error that
 // names the rule and field at start (exit 2) or on reload (the old configuration is kept).
 import { parse as parseYaml } from 'yaml';
-import { isLoopbackHost } from '../health/listen-address.js';
+import { isLoopbackHost } from '../config/listen-address.js';
 import { buildSessionPolicy } from '../credentials/session-policy.js';
 import { TEMPLATE_FIELDS, fillTemplate, type Claims } from './claims.js';
 

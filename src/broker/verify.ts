@@ -3,7 +3,7 @@
 // when a token carries a `kid` it has not seen (key rotation). Signature, iss, aud, exp and nbf
 // are checked; the token is never logged.
 import { createRemoteJWKSet, customFetch, decodeJwt, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { isLoopbackHost } from '../health/listen-address.js';
+import { isLoopbackHost } from '../config/listen-address.js';
 import { log } from '../log.js';
 import type { IssuerConfig } from './config.js';
 import { claimsFrom, type Claims } from './claims.js';

@@ -14,7 +14,7 @@ import { fromWebIdentity } from '../credentials/sources/web-identity.js';
 import { createStsClient, sanitizeSessionName } from '../credentials/sts.js';
 import { EXIT } from '../exit-codes.js';
 import type { CheckResult } from '../health/checks.js';
-import { parseListenAddress } from '../health/listen-address.js';
+import { parseListenAddress } from '../config/listen-address.js';
 import { startHealthServer } from '../health/server.js';
 import { log, registerSecret } from '../log.js';
 
