@@ -17,6 +17,7 @@ type ModeMain = (config: Config) => Promise<number>;
 const MODE_MAIN: Record<Mode, () => Promise<ModeMain>> = {
   credentials: async () => (await import('./modes/credentials.js')).credentialsMode,
   download: async () => (await import('./modes/download.js')).downloadMode,
+  restore: async () => (await import('./modes/restore.js')).restoreMode,
   run: async () => (await import('./modes/run.js')).runMode,
   upload: async () => (await import('./modes/upload.js')).uploadMode,
 };
@@ -37,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   if (!isMode(first)) {
-    process.stderr.write(`s3-sidecar: unknown mode "${first}" (modes: credentials, download, run, upload; see --help)\n`);
+    process.stderr.write(`s3-sidecar: unknown mode "${first}" (modes: credentials, download, restore, run, upload; see --help)\n`);
     return EXIT.CONFIG;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

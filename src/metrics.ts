@@ -77,6 +77,12 @@ export const metrics = {
   failuresTotal: counter({ name: 's3_sidecar_transfer_failures_total', help: 'Objects that failed after retries, by direction.', labelNames: ['direction'] }),
   queueDepth: gauge({ name: 's3_sidecar_queue_depth', help: 'Objects waiting to be transferred, by direction.', labelNames: ['direction'] }),
   uploadsInFlight: gauge({ name: 's3_sidecar_uploads_in_flight', help: 'Uploads currently running.' }),
+  checkpointsTotal: counter({ name: 's3_sidecar_checkpoints_total', help: 'Checkpoints committed.' }),
+  checkpointFailures: counter({ name: 's3_sidecar_checkpoint_failures_total', help: 'Checkpoints not committed (a file changed while it was taken, or an error), by reason.', labelNames: ['reason'] }),
+  checkpointBytes: counter({ name: 's3_sidecar_checkpoint_bytes_total', help: 'Bytes of checkpointed files by how they got there: sent (uploaded), copied (server-side from the output prefix), reused (already stored).', labelNames: ['how'] }),
+  checkpointFiles: gauge({ name: 's3_sidecar_checkpoint_files', help: 'Files in the last committed checkpoint.' }),
+  checkpointSeconds: gauge({ name: 's3_sidecar_checkpoint_seconds', help: 'Seconds the last committed checkpoint took, from its boundary to its commit.' }),
+  lastCheckpointTime: gauge({ name: 's3_sidecar_last_checkpoint_timestamp_seconds', help: 'Unix time of the last committed checkpoint.' }),
   lastUploadTime: gauge({ name: 's3_sidecar_last_upload_timestamp_seconds', help: 'Unix time of the last successful upload.' }),
 };
 

@@ -10,7 +10,7 @@ export class ConfigError extends Error {
   }
 }
 
-export type Group = 'common' | 'credentials' | 'handoff' | 'download' | 'upload' | 'run' | 'http';
+export type Group = 'common' | 'credentials' | 'handoff' | 'download' | 'upload' | 'run' | 'checkpoint' | 'http';
 
 export interface OptionDef<T> {
   flag: string;
