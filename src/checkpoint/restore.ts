@@ -5,7 +5,7 @@
 // removed again: a half-restored project could make ODM skip a stage whose outputs are partial.
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, open, rename, rm, utimes } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, rm, utimes } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { Config } from '../config.js';
 import type { S3Location } from '../config/s3-uri.js';
@@ -70,6 +70,8 @@ async function readManifest(getter: ObjectGetter, bucket: string, key: string, s
 
 async function restoreFiles(input: RestoreInput, m: CheckpointManifest): Promise<number> {
   const { root, loc, fetch } = input;
+  // the init container may be the first to touch the project dir
+  await mkdir(root, { recursive: true });
   const dirs = new DirMaker(root);
   for (const d of m.dirs) await dirs.ensure(d.path.split('/'));
   const small = pLimit(input.config.downloadConcurrency);
