@@ -151,6 +151,11 @@ export async function replayOdm(o: ReplayOptions): Promise<ReplayResult> {
   };
   // the inputs, unless `download` placed them already
   for (const img of inputImages()) if (!existsSync(p(img.rel))) write(img.rel, img.data, false);
+  // ODM's dataset stage, skipped or not, starts a rerun's benchmark.txt afresh (stages/dataset.py)
+  if (existsSync(p('benchmark.txt'))) {
+    rmSync(p('benchmark.txt'));
+    appendFileSync(p('benchmark.txt'), `ODM Benchmarking file created ${new Date().toISOString()}\nNumber of Cores: 2\n\n`);
+  }
   await stage('dataset', ['images.json'], () => {
     write('img_list.txt', Array.from({ length: 40 }, (_, i) => `DJI_${String(i).padStart(4, '0')}.JPG`).join('\n'), false);
     chmodSync(p('img_list.txt'), 0o600);
