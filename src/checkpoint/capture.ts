@@ -78,8 +78,13 @@ export async function captureFile(store: Store, root: string, f: ScannedFile, pr
         queueSize: store.partConcurrency,
         leavePartsOnError: false,
       });
-      store.signal?.addEventListener('abort', () => void upload.abort(), { once: true });
-      await upload.done();
+      const stop = () => void upload.abort();
+      store.signal?.addEventListener('abort', stop, { once: true });
+      try {
+        await upload.done();
+      } finally {
+        store.signal?.removeEventListener('abort', stop);
+      }
     }
     store.known.set(sha256, f.size);
     return { sha256, how: 'sent' };

@@ -6,6 +6,7 @@
 // coalesce into the newest.
 import type { S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
+import { setMaxListeners } from 'node:events';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { log } from '../log.js';
@@ -59,13 +60,28 @@ export class Checkpointer {
   private readonly captured = new Map<string, { file: ScannedFile; sha256: string }>();
   readonly results: CheckpointResult[] = [];
 
-  private constructor(private readonly o: CheckpointerOptions, private readonly known: Map<string, number>, private seq: number) {}
+  /** stored objects (sha256 -> size); listed before the first checkpoint */
+  private known = new Map<string, number>();
+  private seq = 0;
 
+  private constructor(private readonly o: CheckpointerOptions) {
+    setMaxListeners(0, this.abort.signal);
+  }
+
+  /** Ready to take checkpoints; what is stored already is listed now, or (if S3 fails now) at the first boundary. */
   static async open(o: CheckpointerOptions): Promise<Checkpointer> {
-    const { known, manifests } = await inventory(o.client, o.bucket, o.prefix);
+    const c = new Checkpointer(o);
+    await c.load().catch((err: unknown) => log.warn({ err: describe(err) }, 'cannot list the checkpoint prefix yet; trying again at the first boundary'));
+    return c;
+  }
+
+  private async load(): Promise<void> {
+    if (this.seq > 0) return;
+    const { known, manifests } = await inventory(this.o.client, this.o.bucket, this.o.prefix);
     const last = manifests.at(-1);
-    log.info({ checkpointPrefix: `s3://${o.bucket}/${o.prefix}`, storedObjects: known.size, newest: last?.key }, 'checkpoints enabled');
-    return new Checkpointer(o, known, (last?.seq ?? 0) + 1);
+    this.known = known;
+    this.seq = (last?.seq ?? 0) + 1;
+    log.info({ checkpointPrefix: `s3://${this.o.bucket}/${this.o.prefix}`, storedObjects: known.size, newest: last?.key }, 'checkpoints enabled');
   }
 
   /** A boundary: take a checkpoint now, or as soon as the one being taken is over. */
@@ -100,13 +116,16 @@ export class Checkpointer {
   }
 
   private async take(t: Trigger): Promise<CheckpointResult> {
-    const seq = this.seq++;
-    const r: CheckpointResult = { committed: false, seq, stage: t.stage, files: 0, bytesSent: 0, bytesCopied: 0, bytesReused: 0, seconds: 0 };
-    const store: Store = {
-      client: this.o.client, bucket: this.o.bucket, prefix: this.o.prefix, known: this.known,
-      partSize: this.o.partSize, partConcurrency: this.o.partConcurrency, signal: this.abort.signal,
-    };
+    const r: CheckpointResult = { committed: false, seq: 0, stage: t.stage, files: 0, bytesSent: 0, bytesCopied: 0, bytesReused: 0, seconds: 0 };
+    // from the stage line itself when its time is known: that is what "prompt" is measured against
+    const since = t.boundaryNs === undefined ? t.at : Math.min(t.at, Number(t.boundaryNs / 1_000_000n));
     try {
+      await this.load();
+      const seq = r.seq = this.seq++;
+      const store: Store = {
+        client: this.o.client, bucket: this.o.bucket, prefix: this.o.prefix, known: this.known,
+        partSize: this.o.partSize, partConcurrency: this.o.partConcurrency, signal: this.abort.signal,
+      };
       const scan = await scanProject(this.o.root, this.o.filter);
       r.files = scan.files.length;
       const late = t.boundaryNs === undefined ? undefined : scan.files.find((f) => f.mtimeNs > t.boundaryNs!);
@@ -126,7 +145,7 @@ export class Checkpointer {
       const key = manifestKey(this.o.prefix, seq, t.stage);
       await putManifest(this.o.client, this.o.bucket, key, manifest, this.abort.signal);
       r.committed = true;
-      r.seconds = (Date.now() - t.at) / 1000;
+      r.seconds = (Date.now() - since) / 1000;
       metrics.checkpointsTotal.inc();
       metrics.checkpointFiles.set(r.files);
       metrics.checkpointSeconds.set(r.seconds);
@@ -137,11 +156,11 @@ export class Checkpointer {
         .catch((err: unknown) => { log.warn({ err: describe(err) }, 'checkpoint clean-up of older objects failed (retried after the next commit)'); return 0; });
       if (deleted) log.debug({ deleted }, 'objects no longer referenced by the newest checkpoint deleted');
     } catch (err) {
-      r.seconds = (Date.now() - t.at) / 1000;
+      r.seconds = (Date.now() - since) / 1000;
       const changed = err instanceof ChangedError;
       r.reason = changed ? 'changed' : 'error';
       metrics.checkpointFailures.inc({ reason: r.reason });
-      log.warn({ stage: t.stage, seq, reason: r.reason, detail: changed ? err.message : describe(err), seconds: Math.round(r.seconds * 100) / 100 },
+      log.warn({ stage: t.stage, seq: r.seq, reason: r.reason, detail: changed ? err.message : describe(err), seconds: Math.round(r.seconds * 100) / 100 },
         `checkpoint after stage ${t.stage} NOT committed (${changed ? err.message : describe(err)}); the previous checkpoint still stands`);
     }
     return r;
@@ -152,6 +171,7 @@ export class Checkpointer {
     const small = pLimit(this.o.concurrency);
     const large = pLimit(Math.max(1, Math.min(4, Math.floor(this.o.concurrency / 16))));
     const local = new AbortController();
+    setMaxListeners(0, local.signal); // one listener per request in flight
     const onAbort = () => local.abort(this.abort.signal.reason);
     this.abort.signal.addEventListener('abort', onAbort, { once: true });
     const mine: Store = { ...store, signal: local.signal };

@@ -75,6 +75,9 @@ test('killed mid-stage, restored, resumed: the completed stages are skipped and 
   const commits = killed.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('checkpoint committed'));
   assert.equal(commits.length, COMPLETED.length);
   assert.ok(commits.every((l) => typeof l.files === 'number' && typeof l.bytesSent === 'number' && typeof l.bytesReused === 'number' && typeof l.seconds === 'number'));
+  t.diagnostic(`checkpoints (stage seconds sent/copied/reused): ${commits.map((l) => `${String(l.stage)} ${String(l.seconds)}s ${String(l.bytesSent)}/${String(l.bytesCopied)}/${String(l.bytesReused)}`).join('; ')}`);
+  // prompt: committed within seconds of the stage line (these stages change at most a few MiB)
+  assert.ok(commits.every((l) => (l.seconds as number) < 10), `seconds from stage line to commit: ${commits.map((l) => l.seconds).join(', ')}`);
   // later checkpoints send what changed, not everything again
   assert.ok(commits.slice(1).every((l) => (l.bytesReused as number) > 0), `bytes reused: ${commits.map((l) => l.bytesReused).join(', ')}`);
   assert.ok(commits.some((l) => (l.bytesCopied as number) > 0), `a streamed product is copied server-side, not sent again: ${commits.map((l) => l.bytesCopied).join(', ')}`);
