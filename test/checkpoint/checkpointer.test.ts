@@ -24,6 +24,7 @@ function makeTree(dir: string): void {
   for (let i = 0; i < 30; i++) writeFileSync(join(dir, `opensfm/features/f${i}.npz`), fill(2048 + i, i));
   writeFileSync(join(dir, 'opensfm/reconstruction.json'), '[]');
   writeFileSync(join(dir, 'odm_meshing/odm_mesh.ply'), fill(3 * MiB, 7)); // read twice and sent as a stream
+  writeFileSync(join(dir, 'odm_meshing/odm_25dmesh.ply'), fill(11 * MiB + 5, 8)); // a multipart upload (5 MiB parts)
   writeFileSync(join(dir, 'run.sh'), '#!/bin/sh\n');
   chmodSync(join(dir, 'run.sh'), 0o750);
   writeFileSync(join(dir, 'empty.txt'), '');
@@ -40,24 +41,24 @@ test('the second checkpoint sends only what changed, and the first one is collec
   await cp.idle();
   const first = cp.results[0]!;
   assert.equal(first.committed, true, first.reason);
-  assert.equal(first.files, 34);
+  assert.equal(first.files, 35);
   // f0..f29 differ in size or fill byte, so everything is distinct content: all of it is sent
   assert.equal(first.bytesSent, total);
   assert.equal(first.bytesReused, 0);
 
   writeFileSync(join(dir, 'opensfm/reconstruction.json'), '[{"cameras":{}}]');
-  writeFileSync(join(dir, 'odm_meshing/odm_25dmesh.ply'), fill(100_000, 9));
+  writeFileSync(join(dir, 'odm_meshing/odm_mesh_extra.ply'), fill(100_000, 9));
   cp.trigger('odm_meshing', undefined);
   await cp.idle();
   const second = cp.results[1]!;
   assert.equal(second.committed, true, second.reason);
-  assert.equal(second.bytesSent, bytesOf('opensfm/reconstruction.json') + bytesOf('odm_meshing/odm_25dmesh.ply'));
+  assert.equal(second.bytesSent, bytesOf('opensfm/reconstruction.json') + bytesOf('odm_meshing/odm_mesh_extra.ply'));
   assert.equal(second.bytesReused, total - 2);
 
   const s = await stored(s3, bucket, 'ck/');
   assert.deepEqual(s.manifests, ['checkpoints/00000002-odm_meshing.json']);
-  // 35 distinct contents referenced; the old reconstruction.json's object is gone
-  assert.equal(s.objects.length, 35);
+  // 36 distinct contents referenced; the old reconstruction.json's object is gone
+  assert.equal(s.objects.length, 36);
 });
 
 test('a file rewritten while its checkpoint is taken: not committed, counted, and restore gives the previous checkpoint', { timeout: 120_000 }, async (t) => {
@@ -95,7 +96,8 @@ test('a file rewritten while its checkpoint is taken: not committed, counted, an
   assert.equal(cp.results[2]!.committed, false);
 
   const fresh = join(tmpDir(t, 'cp-race-restore'), 'not-yet-made'); // the init container may come first
-  const res = await runCli(['restore', '--output-dir', fresh, '--checkpoint-prefix', `s3://${bucket}/ck/`], sidecarEnv(lab));
+  // the 11 MiB mesh comes back as parallel byte ranges, as download fetches large objects
+  const res = await runCli(['restore', '--output-dir', fresh, '--checkpoint-prefix', `s3://${bucket}/ck/`, '--range-threshold', '8MiB', '--range-size', '5MiB'], sidecarEnv(lab));
   assert.equal(res.code, 0, res.stdout.slice(-2000) + res.stderr);
   assert.deepEqual(snapshotTree(fresh), atFirst, 'restore gives the first checkpoint, byte for byte, with modes');
   assert.ok(statSync(join(fresh, 'empty')).isDirectory(), 'empty folders come back too');
