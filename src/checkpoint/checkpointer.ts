@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { log } from '../log.js';
 import { metrics } from '../metrics.js';
 import { describe } from '../s3/retry.js';
+import { abortStrandedUploads } from '../upload/stranded.js';
 import { captureFile, ChangedError, SMALL_FILE_BYTES, type How, type ProductSource, type Store } from './capture.js';
 import { manifestKey, type CheckpointManifest } from './layout.js';
 import { scanProject, unchanged, type ScanFilter, type ScannedFile } from './scan.js';
@@ -81,6 +82,8 @@ export class Checkpointer {
     const last = manifests.at(-1);
     this.known = known;
     this.seq = (last?.seq ?? 0) + 1;
+    // multipart uploads of a sidecar that was killed mid-checkpoint: nothing of ours is in flight yet
+    await abortStrandedUploads(this.o.client, this.o.bucket, this.o.prefix);
     log.info({ checkpointPrefix: `s3://${this.o.bucket}/${this.o.prefix}`, storedObjects: known.size, newest: last?.key }, 'checkpoints enabled');
   }
 
@@ -138,7 +141,7 @@ export class Checkpointer {
       }
       const manifest: CheckpointManifest = {
         version: 1, generator: 's3-sidecar', seq, stage: t.stage,
-        boundaryAt: new Date(t.at).toISOString(), committedAt: new Date().toISOString(),
+        boundaryAt: new Date(since).toISOString(), committedAt: new Date().toISOString(),
         dirs: scan.dirs.map((d) => ({ path: d.rel, mode: d.mode })),
         files: scan.files.map((f, i) => ({ path: f.rel, size: f.size, mode: f.mode, mtimeNs: f.mtimeNs.toString(), sha256: shas[i]! })),
       };
