@@ -142,6 +142,7 @@ export class Checkpointer {
       const manifest: CheckpointManifest = {
         version: 1, generator: 's3-sidecar', seq, stage: t.stage,
         boundaryAt: new Date(since).toISOString(), committedAt: new Date().toISOString(),
+        exclude: [...this.o.filter.exclude], ownFiles: [...this.o.filter.ownFiles],
         dirs: scan.dirs.map((d) => ({ path: d.rel, mode: d.mode })),
         files: scan.files.map((f, i) => ({ path: f.rel, size: f.size, mode: f.mode, mtimeNs: f.mtimeNs.toString(), sha256: shas[i]! })),
       };

@@ -35,6 +35,9 @@ export interface CheckpointManifest {
   /** when the boundary was seen and when the manifest was written (ISO 8601) */
   boundaryAt: string;
   committedAt: string;
+  /** what the capture left out (globs, and the sidecar's own files): a restore keeps these as they are */
+  exclude?: string[];
+  ownFiles?: string[];
   dirs: CheckpointDir[];
   files: CheckpointFile[];
 }
@@ -70,6 +73,9 @@ export function parseManifest(text: string, key: string): CheckpointManifest {
   }
   const bad = (why: string) => new Error(`checkpoint manifest ${key} is invalid: ${why}`);
   if (m?.version !== 1 || !Array.isArray(m.files) || !Array.isArray(m.dirs)) throw bad('not a version 1 manifest');
+  for (const list of [m.exclude, m.ownFiles]) {
+    if (list !== undefined && !(Array.isArray(list) && list.every((x) => typeof x === 'string'))) throw bad('exclude / ownFiles must be lists of strings');
+  }
   for (const e of [...m.dirs, ...m.files]) {
     const check = checkRelativePath(String(e?.path));
     if (!check.ok) throw bad(`path "${String(e?.path)}": ${check.reason}`);

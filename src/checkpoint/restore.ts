@@ -16,6 +16,7 @@ import { listObjects } from '../s3/list.js';
 import { describe } from '../s3/retry.js';
 import type { ObjectGetter } from '../s3/object-get.js';
 import { DirMaker, resolveInside } from '../util/keys.js';
+import { pruneToManifest } from './prune.js';
 import { CHECKPOINTS, MAX_MANIFEST_BYTES, objectKey, parseManifest, seqOf, type CheckpointFile, type CheckpointManifest } from './layout.js';
 
 const STAGING = '.s3-sidecar-restore';
@@ -109,6 +110,8 @@ async function restoreFiles(input: RestoreInput, m: CheckpointManifest): Promise
     await Promise.all(placed.map((p) => rm(p, { force: true })));
     throw new RestoreError(`checkpoint ${m.seq} (after stage ${m.stage}) could not be restored: ${failures.slice(0, 5).join('; ')}${failures.length > 5 ? `; and ${failures.length - 5} more` : ''}`);
   }
+  const removed = await pruneToManifest(root, m);
+  if (removed.length) log.info({ removed: removed.length, examples: removed.slice(0, 10) }, `removed ${removed.length} files and folders the checkpoint does not have (left by the interrupted run)`);
   // folder modes last: a read-only folder would have refused its files
   for (const d of [...m.dirs].reverse()) await chmod(resolveInside(root, d.path.split('/')), d.mode);
   return bytes;

@@ -101,6 +101,22 @@ test('a file rewritten while its checkpoint is taken: not committed, counted, an
   assert.equal(res.code, 0, res.stdout.slice(-2000) + res.stderr);
   assert.deepEqual(snapshotTree(fresh), atFirst, 'restore gives the first checkpoint, byte for byte, with modes');
   assert.ok(statSync(join(fresh, 'empty')).isDirectory(), 'empty folders come back too');
+
+  // a retry that finds the volume of the interrupted run: what the next stage had begun goes,
+  // the inputs and the sidecar's own state stay
+  mkdirSync(join(fresh, 'odm_dem'));
+  writeFileSync(join(fresh, 'odm_dem/dsm.tif'), 'partial');
+  writeFileSync(join(fresh, 'opensfm/features/extra.npz'), 'partial');
+  writeFileSync(join(fresh, 'opensfm/reconstruction.json'), '["next stage"]');
+  mkdirSync(join(fresh, 'images'));
+  writeFileSync(join(fresh, 'images/DJI_0002.JPG'), 'input');
+  mkdirSync(join(fresh, '.s3-sidecar'));
+  writeFileSync(join(fresh, '.s3-sidecar/journal.json'), '{}');
+  const again = await runCli(['restore', '--output-dir', fresh, '--checkpoint-prefix', `s3://${bucket}/ck/`], sidecarEnv(lab));
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(snapshotTree(fresh), atFirst);
+  assert.ok(!existsSync(join(fresh, 'odm_dem')), 'a folder the checkpoint does not have would make ODM skip a stage');
+  assert.ok(existsSync(join(fresh, 'images/DJI_0002.JPG')) && existsSync(join(fresh, '.s3-sidecar/journal.json')));
 });
 
 test('restore: no checkpoint says so and exits 0; a missing object fails loudly, leaves nothing and writes no ready marker', { timeout: 120_000 }, async (t) => {

@@ -94,6 +94,13 @@ test('killed mid-stage, restored, resumed: the completed stages are skipped and 
   assert.deepEqual(snapshotTree(dir2), atBoundary, 'restored tree = the tree at the last completed boundary');
   assert.deepEqual(snapshotTree(join(dir2, 'images'), []), snapshotTree(join(dir1, 'images'), []), 'the inputs are back too');
 
+  // the same checkpoint restored over the killed job's own directory (a retry that gets the same
+  // volume back): the half-done odm_dem goes, or ODM would take its folder for a finished stage
+  const over = await runCli(['restore', '--output-dir', dir1, '--checkpoint-prefix', `s3://${bucket}/ck/`], env);
+  assert.equal(over.code, 0, over.stderr);
+  assert.deepEqual(snapshotTree(dir1), atBoundary);
+  assert.ok(!existsSync(join(dir1, 'odm_dem')));
+
   // 4. ODM started again on it: the completed stages skip themselves, the rest runs, the job succeeds
   const resumed = startCli(runArgs(dir2, 'out/', ['--checkpoint-prefix', `s3://${bucket}/ck/`]), env);
   t.after(() => resumed.child.kill('SIGKILL'));
