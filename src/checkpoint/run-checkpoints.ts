@@ -107,6 +107,7 @@ async function watchSignalFile(path: string, onSignal: (stage: string, boundaryN
       onSignal(first || 'signal', st.mtimeNs);
     })().finally(() => (busy = false));
   }, SIGNAL_POLL_MS);
+  timer.unref(); // the sidecar's own work keeps it running, never this poll
   return () => clearInterval(timer);
 }
 
