@@ -21,6 +21,7 @@ const GROUP_TITLES: Record<Group, string> = {
   download: 'Download (prefetch)',
   upload: 'Upload',
   run: 'Streaming (`run`)',
+  checkpoint: 'Checkpoints (`run`, `restore`, `download --restore`)',
   http: 'Health and metrics listener',
   broker: 'Broker (`s3-sidecar broker`)',
 };

@@ -17,6 +17,7 @@ type ModeMain = (config: Config) => Promise<number>;
 const MODE_MAIN: Record<Mode, () => Promise<ModeMain>> = {
   credentials: async () => (await import('./modes/credentials.js')).credentialsMode,
   download: async () => (await import('./modes/download.js')).downloadMode,
+  restore: async () => (await import('./modes/restore.js')).restoreMode,
   run: async () => (await import('./modes/run.js')).runMode,
   upload: async () => (await import('./modes/upload.js')).uploadMode,
   broker: async () => (await import('./modes/broker.js')).brokerMode,

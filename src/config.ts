@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, type Group, type OptionDef } from './config/define.js';
 import { brokerOptions } from './config/options/broker.js';
+import { checkpointOptions } from './config/options/checkpoint.js';
 import { commonOptions } from './config/options/common.js';
 import { credentialOptions } from './config/options/credentials.js';
 import { downloadOptions } from './config/options/download.js';
@@ -21,6 +22,7 @@ export const OPTIONS = {
   ...uploadOptions,
   ...runOptions,
   ...brokerOptions,
+  ...checkpointOptions,
 };
 
 export type OptionKey = keyof typeof OPTIONS;
@@ -32,12 +34,16 @@ export const MODES = {
     summary: 'Keep fresh credentials flowing to the main container until SIGTERM (or --once).',
   },
   download: {
-    groups: ['common', 'credentials', 'handoff', 'download', 'http'],
-    summary: 'Init container: write the hand-offs, prefetch the input prefix, write the ready marker, exit.',
+    groups: ['common', 'credentials', 'handoff', 'download', 'checkpoint', 'http'],
+    summary: 'Init container: write the hand-offs, prefetch the input prefix (and with --restore the newest checkpoint), write the ready marker, exit.',
   },
   run: {
-    groups: ['common', 'credentials', 'handoff', 'download', 'upload', 'run', 'http'],
+    groups: ['common', 'credentials', 'handoff', 'download', 'upload', 'run', 'checkpoint', 'http'],
     summary: 'Sidecar: keep credentials fresh and stream outputs to S3 while the job runs; final pass + manifest at the end.',
+  },
+  restore: {
+    groups: ['common', 'credentials', 'download', 'upload', 'checkpoint', 'http'],
+    summary: 'Init container: restore the newest committed checkpoint into the output dir (the project dir), exit.',
   },
   upload: {
     groups: ['common', 'credentials', 'upload', 'http'],

@@ -81,6 +81,12 @@ export const metrics = {
   brokerIssuances: counter({ name: 's3_sidecar_broker_issuances_total', help: 'Broker: answers by rule and result (issued: a new STS session; cached: a cache hit; shared: joined an identical STS call in flight; sts-error).', labelNames: ['rule', 'result'] }),
   brokerStsCalls: counter({ name: 's3_sidecar_broker_sts_calls_total', help: 'Broker: AssumeRole calls by outcome.', labelNames: ['outcome'] }),
   brokerStsSeconds: counter({ name: 's3_sidecar_broker_sts_seconds_total', help: 'Broker: seconds spent in AssumeRole calls (divide by the calls for the mean latency).' }),
+  checkpointsTotal: counter({ name: 's3_sidecar_checkpoints_total', help: 'Checkpoints committed.' }),
+  checkpointFailures: counter({ name: 's3_sidecar_checkpoint_failures_total', help: 'Checkpoints not committed (a file changed while it was taken, or an error), by reason.', labelNames: ['reason'] }),
+  checkpointBytes: counter({ name: 's3_sidecar_checkpoint_bytes_total', help: 'Bytes of checkpointed files by how they got there: sent (uploaded), copied (server-side from the output prefix), reused (already stored).', labelNames: ['how'] }),
+  checkpointFiles: gauge({ name: 's3_sidecar_checkpoint_files', help: 'Files in the last committed checkpoint.' }),
+  checkpointSeconds: gauge({ name: 's3_sidecar_checkpoint_seconds', help: 'Seconds the last committed checkpoint took, from its boundary to its commit.' }),
+  lastCheckpointTime: gauge({ name: 's3_sidecar_last_checkpoint_timestamp_seconds', help: 'Unix time of the last committed checkpoint.' }),
   lastUploadTime: gauge({ name: 's3_sidecar_last_upload_timestamp_seconds', help: 'Unix time of the last successful upload.' }),
 };
 

@@ -10,7 +10,7 @@ export class ConfigError extends Error {
   }
 }
 
-export type Group = 'common' | 'credentials' | 'handoff' | 'download' | 'upload' | 'run' | 'http' | 'broker';
+export type Group = 'common' | 'credentials' | 'handoff' | 'download' | 'upload' | 'run' | 'checkpoint' | 'http' | 'broker';
 
 export interface OptionDef<T> {
   flag: string;

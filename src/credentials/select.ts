@@ -77,7 +77,7 @@ function policyFor(name: SourceName, config: Config): string | undefined {
     log.warn({ source: name }, 'session policy disabled (--no-session-policy): the credentials carry all of the role\'s permissions');
     return undefined;
   }
-  const policy = buildSessionPolicy({ inputPrefixes: config.inputPrefix, outputPrefix: config.outputPrefix, readOnly: config.readOnly, kmsKeyArn: config.kmsKeyArn });
+  const policy = buildSessionPolicy({ inputPrefixes: config.inputPrefix, outputPrefix: config.outputPrefix, checkpointPrefix: config.checkpointPrefix, readOnly: config.readOnly, kmsKeyArn: config.kmsKeyArn });
   if (policy) log.info({ policyChars: policy.length, readOnly: config.readOnly, input: config.inputPrefix, output: config.outputPrefix }, 'session policy scoped to the input/output prefixes');
   else log.warn({ source: name }, 'no input/output prefix set: no session policy, the credentials carry all of the role\'s permissions');
   return policy;

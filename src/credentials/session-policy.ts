@@ -9,6 +9,8 @@ export interface SessionPolicyInput {
   inputPrefixes: string[];
   /** s3://bucket/prefix/ the job writes to */
   outputPrefix?: string | undefined;
+  /** s3://bucket/prefix/ of the checkpoints: read, list, write and delete, as the output */
+  checkpointPrefix?: string | undefined;
   /** drop every write action */
   readOnly: boolean;
   /** SSE-KMS key used by the buckets */
@@ -42,23 +44,26 @@ interface Statement {
 export function buildSessionPolicy(input: SessionPolicyInput): string | undefined {
   const inputs = input.inputPrefixes.map((u) => location(u, '--input-prefix / S3_INPUT_PREFIX'));
   const output = input.outputPrefix ? location(input.outputPrefix, '--output-prefix / S3_OUTPUT_PREFIX') : undefined;
+  const checkpoint = input.checkpointPrefix ? location(input.checkpointPrefix, '--checkpoint-prefix / SIDECAR_CHECKPOINT_PREFIX') : undefined;
+  const writable = [output, checkpoint].filter((l): l is S3Location => l !== undefined);
   const statements: Statement[] = [];
 
-  if (inputs.length === 0 && !output) {
+  if (inputs.length === 0 && writable.length === 0) {
     if (!input.readOnly) return undefined;
     statements.push({ Sid: 'ReadOnly', Effect: 'Allow', Action: [...READ, ...LIST], Resource: '*' });
   }
-  const readable = output ? [...inputs, output] : inputs;
+  const readable = [...inputs, ...writable];
   if (readable.length > 0) {
     statements.push({ Sid: 'Read', Effect: 'Allow', Action: READ, Resource: unique(readable.map(objectArn)) });
     statements.push(...listStatements(readable));
   }
-  if (output && !input.readOnly) {
-    statements.push({ Sid: 'Write', Effect: 'Allow', Action: WRITE, Resource: objectArn(output) });
-    statements.push({ Sid: 'Uploads', Effect: 'Allow', Action: LIST_UPLOADS, Resource: bucketArn(output) });
+  if (writable.length > 0 && !input.readOnly) {
+    const one = (xs: string[]) => (xs.length === 1 ? xs[0]! : xs);
+    statements.push({ Sid: 'Write', Effect: 'Allow', Action: WRITE, Resource: one(unique(writable.map(objectArn))) });
+    statements.push({ Sid: 'Uploads', Effect: 'Allow', Action: LIST_UPLOADS, Resource: one(unique(writable.map(bucketArn))) });
   }
   if (input.kmsKeyArn) {
-    const kms = input.readOnly || !output ? ['kms:Decrypt'] : ['kms:Decrypt', 'kms:GenerateDataKey'];
+    const kms = input.readOnly || writable.length === 0 ? ['kms:Decrypt'] : ['kms:Decrypt', 'kms:GenerateDataKey'];
     statements.push({ Sid: 'Kms', Effect: 'Allow', Action: kms, Resource: input.kmsKeyArn });
   }
   const policy = JSON.stringify({ Version: '2012-10-17', Statement: statements });

@@ -22,6 +22,7 @@ import { parseS3Uri } from '../config/s3-uri.js';
 import { MirrorLayout } from '../download/layout/mirror.js';
 import type { Layout } from '../download/layout/types.js';
 import { ODM_DEFAULT_EXCLUDES, OdmLayout } from '../odm/input-layout.js';
+import { restoreInto } from './restore.js';
 
 export async function downloadMode(config: Config): Promise<number> {
   await checkConfig(config);
@@ -59,9 +60,12 @@ export async function downloadMode(config: Config): Promise<number> {
 
   const started = Date.now();
   let summary: PrefetchSummary;
+  let restored: number = EXIT.OK;
   watch.start();
   try {
     summary = await prefetch({ config, sdk, getter, signal: controller.signal, watch, progress, ...inputLayout(config) });
+    // --restore: the newest checkpoint goes into the same project dir, before the ready marker
+    if (config.restore && summary.failed === 0 && summary.stoppedBy === undefined) restored = await restoreInto(config, engine.holder, resolve(config.inputDir!));
   } finally {
     watch.stop();
     progress.stop();
@@ -76,6 +80,7 @@ export async function downloadMode(config: Config): Promise<number> {
   const ok = summary.failed === 0 && summary.stoppedBy === undefined;
   logSummary(summary, seconds, ok);
   if (!ok) return EXIT.TRANSFER_FAILED;
+  if (restored !== EXIT.OK) return restored;
   if (config.readyFile) {
     await atomicWrite(config.readyFile, `${JSON.stringify(manifest(config, summary, seconds), null, 2)}\n`, { mode: 0o644 });
     log.info({ readyFile: config.readyFile }, `ready marker written: ${config.readyFile}`);
@@ -86,6 +91,7 @@ export async function downloadMode(config: Config): Promise<number> {
 async function checkConfig(config: Config): Promise<void> {
   const dir = required(config, 'inputDir');
   for (const p of required(config, 'inputPrefix')) parseS3Uri(p, optionName('inputPrefix'));
+  if (config.restore) parseS3Uri(required(config, 'checkpointPrefix', 'is required with --restore'), optionName('checkpointPrefix'));
   const st = await stat(dir).catch(() => undefined);
   if (st && !st.isDirectory()) throw new ConfigError(optionName('inputDir'), `${dir} exists and is not a directory`);
   if (config.readyFile && resolve(config.readyFile).startsWith(`${resolve(dir)}/`) && config.layout === 'mirror') {

@@ -14,6 +14,7 @@ import { Shutdown, waitForDoneFile, type JobEnd } from '../upload/job-end.js';
 import { startLiveUpload } from '../upload/live.js';
 import { listenProgress, parseUdpAddr } from '../odm/progress-udp.js';
 import { downloadMode } from './download.js';
+import { checkpointLocation, startRunCheckpoints } from '../checkpoint/run-checkpoints.js';
 
 const ODM_PROGRESS_ADDR = '127.0.0.1:6367';
 
@@ -21,6 +22,7 @@ export async function runMode(config: Config): Promise<number> {
   required(config, 'outputDir');
   parseS3Uri(required(config, 'outputPrefix'), optionName('outputPrefix'));
   const udpAddr = progressAddr(config);
+  checkpointLocation(config);
   const shutdown = new Shutdown(config.gracePeriod);
   try {
     if (config.prefetch) {
@@ -45,7 +47,10 @@ async function watchAndUpload(config: Config, shutdown: Shutdown, udpAddr: { hos
   try {
     const session = await OutputSession.open(config, engine.holder);
     const progress = udpAddr ? await listenProgress(udpAddr) : undefined;
-    const live = await startLiveUpload(session, { stableWindowMs: config.stableWindow, notBefore: new Date(session.journal.header.startedAt) });
+    const checkpoints = await startRunCheckpoints(config, engine.holder, session);
+    const live = await startLiveUpload(session, {
+      stableWindowMs: config.stableWindow, notBefore: new Date(session.journal.header.startedAt), onStageDone: (stage) => checkpoints?.onStage(stage),
+    });
     health.setCheck('watcher', () => ({ ok: live.running, reason: 'the file watcher has stopped (final pass)' }));
 
     const ends: Promise<JobEnd>[] = [shutdown.ended, live.jobEnded.then((ok): JobEnd => ({ endedBy: 'log.json', jobSuccess: ok }))];
@@ -56,10 +61,14 @@ async function watchAndUpload(config: Config, shutdown: Shutdown, udpAddr: { hos
     await live.stop();
     progress?.close();
     log.info({ endedBy: end.endedBy, jobSuccess: end.jobSuccess }, 'job ended: final reconcile pass');
+    // after SIGTERM (a spot eviction) a checkpoint being taken may still commit within the grace period
+    const checkpointsStopped = checkpoints?.stop(end.endedBy === 'signal' ? (shutdown.deadline ?? Date.now()) - 2000 : Date.now());
     const code = await session.finish({
       ...end,
       deadline: () => shutdown.deadline,
     });
+    await checkpointsStopped;
+    await checkpoints?.finish(end.jobSuccess, code === EXIT.OK);
     session.close();
     if (config.afterJobEnd === 'wait' && end.endedBy !== 'signal') await holdUntilSignal(shutdown, code);
     return code;

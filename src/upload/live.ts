@@ -17,7 +17,7 @@ export interface LiveUpload {
   stop(): Promise<void>;
 }
 
-export async function startLiveUpload(session: OutputSession, opts: { stableWindowMs: number; notBefore: Date }): Promise<LiveUpload> {
+export async function startLiveUpload(session: OutputSession, opts: { stableWindowMs: number; notBefore: Date; onStageDone?: ((stage: string) => void) | undefined }): Promise<LiveUpload> {
   const { tree, uploader, journal } = session;
   const tracker = new StabilityTracker({
     windowMs: opts.stableWindowMs,
@@ -32,7 +32,10 @@ export async function startLiveUpload(session: OutputSession, opts: { stableWind
     ? new OdmSignals({
       tree,
       notBefore: opts.notBefore,
-      onStageDone: (_stage, _seconds, products) => tracker.settleNow(products),
+      onStageDone: (stage, _seconds, products) => {
+        tracker.settleNow(products);
+        opts.onStageDone?.(stage);
+      },
       onJobEnd: endJob,
     })
     : undefined;

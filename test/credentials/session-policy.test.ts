@@ -27,6 +27,23 @@ test('policy: read + list on the input, write + multipart (+ delete) on the outp
   assert.equal(p.Statement.filter((s: { Action: string[] }) => s.Action.includes('s3:DeleteObject')).length, 1, 'delete only in the output statement');
 });
 
+test('policy: the checkpoint prefix is read, listed, written and deleted like the output, and only when it is set', () => {
+  const p = JSON.parse(buildSessionPolicy({
+    inputPrefixes: ['s3://in/job-1/images/'], outputPrefix: 's3://out/job-1/', checkpointPrefix: 's3://ck/job-1/', readOnly: false,
+  })!);
+  const byId = Object.fromEntries(p.Statement.map((s: { Sid: string }) => [s.Sid, s]));
+  assert.deepEqual(byId.Read.Resource, ['arn:aws:s3:::in/job-1/images/*', 'arn:aws:s3:::out/job-1/*', 'arn:aws:s3:::ck/job-1/*']);
+  assert.deepEqual(byId.Write.Resource, ['arn:aws:s3:::out/job-1/*', 'arn:aws:s3:::ck/job-1/*']);
+  assert.ok(byId.Write.Action.includes('s3:DeleteObject'));
+  assert.deepEqual(byId.Uploads.Resource, ['arn:aws:s3:::out', 'arn:aws:s3:::ck']);
+  assert.deepEqual(byId.List2.Condition, { StringLike: { 's3:prefix': ['job-1/', 'job-1/*'] } });
+  assert.equal(byId.List2.Resource, 'arn:aws:s3:::ck');
+  // a restore init container: checkpoint prefix without an output prefix
+  const restore = JSON.parse(buildSessionPolicy({ inputPrefixes: [], checkpointPrefix: 's3://ck/job-1/', readOnly: false })!);
+  assert.deepEqual(restore.Statement.map((s: { Sid: string }) => s.Sid), ['Read', 'List0', 'Write', 'Uploads']);
+  assert.equal(buildSessionPolicy({ inputPrefixes: [], readOnly: false }), undefined);
+});
+
 test('policy: --read-only drops every write; KMS adds only what is needed; empty prefix = whole bucket', () => {
   const ro = buildSessionPolicy({ inputPrefixes: ['s3://in/'], outputPrefix: 's3://out/x/', readOnly: true, kmsKeyArn: 'arn:aws:kms:eu-west-1:1:key/k' })!;
   assert.doesNotMatch(ro, /PutObject|Multipart|Delete|GenerateDataKey/);
