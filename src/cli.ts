@@ -1,17 +1,12 @@
 #!/usr/bin/env node
 // Entry point: pick the mode, load configuration, run it, map the outcome to an exit code.
 // User errors (bad config, fatal credential errors) print one line; only bugs print a stack.
-import './v8-tiering.js';
 import { readFileSync } from 'node:fs';
 import { ConfigError, isMode, loadConfig, type Config, type Mode } from './config.js';
 import { CredentialError } from './credentials/types.js';
 import { EXIT } from './exit-codes.js';
 import { mainHelp, modeHelp } from './help.js';
 import { log } from './log.js';
-
-// The SDK prints a multi-line Node-version notice on stderr on first use; a sidecar's stderr
-// is for one-line errors. Set before any mode (and so any SDK client) is loaded.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 type ModeMain = (config: Config) => Promise<number>;
 
