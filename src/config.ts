@@ -1,5 +1,5 @@
 // Configuration: flags > SIDECAR_* env > standard AWS / ScaleODM env > defaults.
-// One table (src/config/options/*) drives parsing, --help and the README's option table.
+// One table (src/config/options/*) drives parsing, --help and the options page (docs/options.md).
 import { parseArgs } from 'node:util';
 import { ConfigError, type Group, type OptionDef } from './config/define.js';
 import { commonOptions } from './config/options/common.js';

@@ -1,4 +1,4 @@
-// Option definitions: one table drives flag parsing, env lookup, --help and the README table.
+// Option definitions: one table drives flag parsing, env lookup, --help and docs/options.md.
 // Every option is a `--kebab-case` flag and at least one env var (SIDECAR_* first, then the
 // standard AWS / ScaleODM names that keep their meaning).
 
@@ -19,7 +19,7 @@ export interface OptionDef<T> {
   help: string;
   boolean: boolean;
   default: T;
-  /** how the default reads in --help and the README when it is computed or absent */
+  /** how the default reads in --help and docs/options.md when it is computed or absent */
   defaultText: string;
   choices?: readonly string[];
   parse(raw: string, name: string): T;
