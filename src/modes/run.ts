@@ -19,7 +19,7 @@ const ODM_PROGRESS_ADDR = '127.0.0.1:6367';
 
 export async function runMode(config: Config): Promise<number> {
   required(config, 'outputDir');
-  parseS3Uri(required(config, 'outputPrefix'), optionName('outputPrefix'));
+  parseS3Uri(required(config, 'outputPrefix'), optionName('outputPrefix', config));
   const udpAddr = progressAddr(config);
   const shutdown = new Shutdown(config.gracePeriod);
   try {
@@ -89,5 +89,5 @@ async function holdUntilSignal(shutdown: Shutdown, code: number): Promise<void> 
 function progressAddr(config: Config): { host: string; port: number } | undefined {
   const raw = config.progressUdp ?? (config.preset === 'odm' ? ODM_PROGRESS_ADDR : undefined);
   if (!raw || raw.trim().toLowerCase() === 'off') return undefined;
-  return parseUdpAddr(raw, config.progressUdp ? optionName('progressUdp') : '--preset');
+  return parseUdpAddr(raw, config.progressUdp ? optionName('progressUdp', config) : '--preset');
 }

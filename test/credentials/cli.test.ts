@@ -95,10 +95,10 @@ test('configuration errors exit 2 with one line naming the option', async (t) =>
     [['--credentials-source', 'web-identity'], { AWS_ROLE_ARN: 'arn:aws:iam:::role/x' }, /^s3-sidecar: --web-identity-token-file \/ SIDECAR_WEB_IDENTITY_TOKEN_FILE: is required for the web-identity source$/],
     [['--endpoint', '127.0.0.1:0'], {}, /^s3-sidecar: --endpoint-token-file \/ SIDECAR_ENDPOINT_TOKEN_FILE: is required with --endpoint/],
     [['--endpoint', '0.0.0.0:9911', '--endpoint-token-file', join(tmp(), 't')], {}, /^s3-sidecar: --endpoint \/ SIDECAR_ENDPOINT: .*allow-remote/],
-    [['--session-duration', '5m'], { SIDECAR_ASSUME_ROLE_ARN: lab.roleArn }, /^s3-sidecar: --session-duration \/ SIDECAR_SESSION_DURATION: must be between 15m and 12h/],
-    [['--session-tags', 'novalue'], { SIDECAR_ASSUME_ROLE_ARN: lab.roleArn }, /^s3-sidecar: --session-tags \/ SIDECAR_SESSION_TAGS: each tag must be key=value/],
-    [[], { SIDECAR_CONTROL_PLANE_URL: 'ftp://x/' }, /^s3-sidecar: --control-plane-url \/ SIDECAR_CONTROL_PLANE_URL: must be an http/],
-    [[], { SIDECAR_ASSUME_ROLE_ARN: lab.roleArn, S3_INPUT_PREFIX: 'bucket/no-scheme/' }, /^s3-sidecar: --input-prefix \/ S3_INPUT_PREFIX: must look like s3:\/\//],
+    [['--session-duration', '5m'], { SIDECAR_ASSUME_ROLE_ARN: lab.roleArn }, /^s3-sidecar: --session-duration: must be between 15m and 12h/],
+    [['--session-tags', 'novalue'], { SIDECAR_ASSUME_ROLE_ARN: lab.roleArn }, /^s3-sidecar: --session-tags: each tag must be key=value/],
+    [[], { SIDECAR_CONTROL_PLANE_URL: 'ftp://x/' }, /^s3-sidecar: SIDECAR_CONTROL_PLANE_URL: must be an http/],
+    [[], { SIDECAR_ASSUME_ROLE_ARN: lab.roleArn, S3_INPUT_PREFIX: 'bucket/no-scheme/' }, /^s3-sidecar: S3_INPUT_PREFIX: must look like s3:\/\//],
   ];
   for (const [args, env, expected] of cases) {
     const r = await runCli(['credentials', '--once', ...args], labEnv(lab, env));
