@@ -38,7 +38,7 @@ export async function runMode(config: Config): Promise<number> {
 async function watchAndUpload(config: Config, shutdown: Shutdown, udpAddr: { host: string; port: number } | undefined): Promise<number> {
   // The sidecar may start before the job has made its folder: create it (ODM does mkdir -p too).
   await mkdir(required(config, 'outputDir'), { recursive: true });
-  const engine = await startCredentialsEngine(config, { handoffs: true, loop: true });
+  const engine = await startCredentialsEngine(config, { handoffs: true, loop: true, servesJob: true });
   // not ready until the watcher runs (the check is replaced below once it does)
   const health = await startHealthForEngine(config, engine, { checks: { watcher: () => ({ ok: false, reason: 'the file watcher is starting' }) } });
   const stopDone = new AbortController();

@@ -207,15 +207,18 @@ test('daemon: refreshes before expiry; control plane down -> last good kept, the
   for (const s of cp.issuedSecrets) secrets.add(s);
 });
 
-test('daemon with long-lived keys (chain, no expiry): writes the file, stays up until SIGTERM, exits 0', async (t) => {
+test('daemon with long-lived keys (chain, no expiry): writes the file with a rolling expiry, stays up until SIGTERM, exits 0', async (t) => {
   const lab = requireLab(t);
   const file = join(tmp(), 'credentials');
   const p = startCli(['credentials', '--credentials-source', 'chain', '--credentials-file', file],
     labEnv(lab, { AWS_ACCESS_KEY_ID: lab.accessKey, AWS_SECRET_ACCESS_KEY: lab.secretKey }));
   t.after(() => p.child.kill('SIGKILL'));
   const line = JSON.parse(await p.waitFor(/"credentials obtained"/));
-  assert.equal(line.expiration, 'never');
-  assert.equal(line.nextRefresh, 'never');
+  // a key without expiry is claimed for an hour from each read, and read again at half of that
+  const inMin = (iso: string) => (Date.parse(iso) - Date.now()) / 60_000;
+  assert.ok(inMin(line.expiration) > 58 && inMin(line.expiration) <= 60, `expiration in an hour: ${line.expiration}`);
+  assert.ok(inMin(line.nextRefresh) > 25 && inMin(line.nextRefresh) <= 30, `read again in about 30 min: ${line.nextRefresh}`);
+  assert.match(String(line.staticKey), /read again at each refresh/);
   await sleep(1_500);
   assert.equal(p.child.exitCode, null, 'still running: nothing to refresh is no reason to exit');
   assert.match(readFileSync(file, 'utf8'), new RegExp(`aws_access_key_id = ${lab.accessKey}`));
