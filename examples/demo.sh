@@ -26,11 +26,20 @@ pretty() { node -e '
     console.log(`   ${j.time.slice(11, 19)} ${j.level === "info" ? "" : j.level.toUpperCase() + " "}${j.msg}${kv ? "  (" + kv + ")" : ""}`);
   });'; }
 
-bold "0. Build, and start a local S3 + STS server (Ceph RGW from Debian packages, loopback only)"
+bold "0. Start a local S3 + STS server (Ceph RGW from Debian packages, loopback only), and build"
+# The server's progress is noise here; its reason for failing is not: show that, and stop.
+LAB_LOG=$(mktemp "${TMPDIR:-/tmp}/s3-sidecar-demo-lab.XXXXXX")
+if ! LAB_ENV=$(test/lab/start 2>"$LAB_LOG"); then
+  echo "The demo's local S3 server could not start:" >&2
+  grep -E 'ERROR|error|denied|not found' "$LAB_LOG" | sed 's/^lab: \[[^]]*\] /   /' >&2 || tail -n 5 "$LAB_LOG" >&2
+  echo "(full log: $LAB_LOG; a busy port can be changed with S3LAB_PORT, S3LAB_MON_PORT, S3LAB_OIDC_PORT)" >&2
+  exit 1
+fi
+rm -f "$LAB_LOG"
+eval "$LAB_ENV"
+say "S3 + STS at $S3LAB_ENDPOINT"
 [[ -d node_modules ]] || npm ci --no-audit --no-fund
 npm run --silent build
-eval "$(test/lab/start 2>/dev/null)"
-say "S3 + STS at $S3LAB_ENDPOINT"
 
 WORK=$(mktemp -d /tmp/s3-sidecar-demo.XXXXXX)
 BUCKET=demo-$(date +%s)

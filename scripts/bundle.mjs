@@ -20,7 +20,7 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   format: 'esm',
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   packages: 'external',
   // chained to tsc's maps: a stack trace still names src/*.ts
   sourcemap: true,

@@ -1,9 +1,9 @@
-// The README's configuration table, generated from the option table in src/config/options/*.ts
+// The options page (docs/options.md), generated from the option table in src/config/options/*.ts
 // so the documentation cannot drift from the parser. `npm run docs` rewrites the block between
 // the markers; test/ship/options-table.test.ts fails when the committed block is stale.
 //   node --import tsx scripts/options-table.ts           print the table
-//   node --import tsx scripts/options-table.ts --write   rewrite README.md
-//   node --import tsx scripts/options-table.ts --check   exit 1 when README.md is stale
+//   node --import tsx scripts/options-table.ts --write   rewrite docs/options.md
+//   node --import tsx scripts/options-table.ts --check   exit 1 when docs/options.md is stale
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MODES, OPTIONS, optionsFor, type Mode } from '../src/config.js';
@@ -11,7 +11,7 @@ import type { Group, OptionDef } from '../src/config/define.js';
 
 export const START = '<!-- options-table:start -->';
 export const END = '<!-- options-table:end -->';
-export const README = fileURLToPath(new URL('../README.md', import.meta.url));
+export const PAGE = fileURLToPath(new URL('../docs/options.md', import.meta.url));
 
 // A Record over Group: adding a group to define.ts without a title here fails the type check.
 const GROUP_TITLES: Record<Group, string> = {
@@ -73,12 +73,12 @@ export function renderOptionsTable(): string {
   ].join('\n');
 }
 
-/** `readme` with the block between the markers replaced by `table`. */
-export function replaceBlock(readme: string, table: string): string {
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${START} … ${END} block`);
-  return `${readme.slice(0, start + START.length)}\n${table}${END}${readme.slice(end + END.length)}`;
+/** `page` with the block between the markers replaced by `table`. */
+export function replaceBlock(page: string, table: string): string {
+  const start = page.indexOf(START);
+  const end = page.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`docs/options.md has no ${START} … ${END} block`);
+  return `${page.slice(0, start + START.length)}\n${table}${END}${page.slice(end + END.length)}`;
 }
 
 function main(arg: string | undefined): number {
@@ -87,16 +87,16 @@ function main(arg: string | undefined): number {
     process.stdout.write(table);
     return 0;
   }
-  const readme = readFileSync(README, 'utf8');
-  const updated = replaceBlock(readme, table);
+  const page = readFileSync(PAGE, 'utf8');
+  const updated = replaceBlock(page, table);
   if (arg === '--check') {
-    if (updated === readme) return 0;
-    process.stderr.write('README.md options table is stale: run `npm run docs`\n');
+    if (updated === page) return 0;
+    process.stderr.write('docs/options.md is stale: run `npm run docs`\n');
     return 1;
   }
   if (arg === '--write') {
-    if (updated !== readme) writeFileSync(README, updated);
-    process.stdout.write(updated === readme ? 'README.md options table is up to date\n' : 'README.md options table rewritten\n');
+    if (updated !== page) writeFileSync(PAGE, updated);
+    process.stdout.write(updated === page ? 'docs/options.md is up to date\n' : 'docs/options.md rewritten\n');
     return 0;
   }
   process.stderr.write(`usage: options-table.ts [--write | --check] (got ${arg})\n`);

@@ -8,10 +8,6 @@ import { EXIT } from './exit-codes.js';
 import { mainHelp, modeHelp } from './help.js';
 import { log } from './log.js';
 
-// The SDK prints a multi-line Node-version notice on stderr on first use; a sidecar's stderr
-// is for one-line errors. Set before any mode (and so any SDK client) is loaded.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 type ModeMain = (config: Config) => Promise<number>;
 
 const MODE_MAIN: Record<Mode, () => Promise<ModeMain>> = {

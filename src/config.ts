@@ -1,7 +1,7 @@
 // Configuration: flags > SIDECAR_* env > standard AWS / ScaleODM env > defaults.
-// One table (src/config/options/*) drives parsing, --help and the README's option table.
+// One table (src/config/options/*) drives parsing, --help and the options page (docs/options.md).
 import { parseArgs } from 'node:util';
-import { ConfigError, type Group, type OptionDef } from './config/define.js';
+import { ConfigError, originOf, recordOrigins, type Group, type OptionDef } from './config/define.js';
 import { brokerOptions } from './config/options/broker.js';
 import { checkpointOptions } from './config/options/checkpoint.js';
 import { commonOptions } from './config/options/common.js';
@@ -9,12 +9,14 @@ import { credentialOptions } from './config/options/credentials.js';
 import { downloadOptions } from './config/options/download.js';
 import { handoffOptions } from './config/options/handoff.js';
 import { httpOptions } from './config/options/http.js';
+import { storeOptions } from './config/options/store.js';
 import { runOptions, uploadOptions } from './config/options/upload.js';
 
 export { ConfigError } from './config/define.js';
 
 export const OPTIONS = {
   ...commonOptions,
+  ...storeOptions,
   ...credentialOptions,
   ...handoffOptions,
   ...httpOptions,
@@ -69,10 +71,9 @@ export function optionsFor(mode: Mode): [OptionKey, OptionDef<unknown>][] {
   return (Object.entries(OPTIONS) as [OptionKey, OptionDef<unknown>][]).filter(([k, d]) => m.groups.includes(d.group) || m.options?.includes(k));
 }
 
-/** Where a value came from, so errors name exactly what the user set. */
-export function sourceName(def: OptionDef<unknown>, env: NodeJS.ProcessEnv, argv: string[]): string {
-  if (argv.some((a) => a === `--${def.flag}` || a.startsWith(`--${def.flag}=`) || a === `--no-${def.flag}`)) return `--${def.flag}`;
-  return def.env.find((e) => env[e] !== undefined && env[e] !== '') ?? `--${def.flag}`;
+/** The flag or variable that set `key` in `config` (undefined: the default). */
+export function setBy(config: object, key: OptionKey): string | undefined {
+  return originOf(config, key);
 }
 
 /**
@@ -96,18 +97,25 @@ export function loadConfig(mode: Mode, argv: string[], env: NodeJS.ProcessEnv = 
   }
 
   const config = Object.fromEntries(Object.entries(OPTIONS).map(([k, d]) => [k, d.default])) as Record<string, unknown>;
+  const origins = new Map<string, string>();
   for (const [key, d] of defs) {
     const flagValue = values[d.flag];
     if (d.boolean && values[`no-${d.flag}`]) {
       config[key] = false;
+      origins.set(key, `--no-${d.flag}`);
     } else if (flagValue !== undefined) {
       config[key] = typeof flagValue === 'boolean' ? flagValue : d.parse(flagValue, `--${d.flag}`);
+      origins.set(key, `--${d.flag}`);
     } else {
       const name = d.env.find((e) => env[e] !== undefined && env[e]!.trim() !== '');
       // Empty env values count as unset: Kubernetes manifests often carry `value: ""`.
-      if (name) config[key] = d.parse(env[name]!, name);
+      if (name) {
+        config[key] = d.parse(env[name]!, name);
+        origins.set(key, name);
+      }
     }
   }
+  recordOrigins(config, origins);
   return config as Config;
 }
 
@@ -121,8 +129,13 @@ export function required<K extends OptionKey>(config: Config, key: K, why = 'is 
   return v as NonNullable<Config[K]>;
 }
 
-/** Name an option the way errors do: `--flag / SIDECAR_VAR`. */
-export function optionName(key: OptionKey): string {
+/**
+ * Name an option the way errors do: the flag or variable the user set when `config` says so
+ * (`S3_INPUT_PREFIX`, not the canonical name), else `--flag / SIDECAR_VAR`.
+ */
+export function optionName(key: OptionKey, config?: object): string {
+  const set = config && setBy(config, key);
+  if (set) return set;
   const d = OPTIONS[key] as OptionDef<unknown>;
   return `--${d.flag} / ${d.env[0]}`;
 }

@@ -21,7 +21,7 @@ export function modeHelp(mode: Mode): string {
   const lines = optionsFor(mode).map(([, d]) => {
     const flag = `--${d.flag}${d.boolean ? '' : ' <value>'}`;
     const dflt = d.defaultText ? ` [default: ${d.defaultText}]` : '';
-    return `  ${flag.padEnd(WIDTH)}${d.help}${dflt}\n  ${''.padEnd(WIDTH)}env: ${d.env.join(', ')}`;
+    return `  ${flag.padEnd(WIDTH - 1)} ${d.help}${dflt}\n  ${''.padEnd(WIDTH)}env: ${d.env.join(', ')}`;
   });
   return `Usage: s3-sidecar ${mode} [options]\n\n${MODES[mode].summary}\n\nOptions (flag, then the env vars that set it, first one wins):\n${lines.join('\n')}\n`;
 }

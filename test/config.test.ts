@@ -33,6 +33,25 @@ test('a bad value names the variable it came from', () => {
   assert.throws(() => loadConfig('credentials', ['--what'], {}), /--what/);
 });
 
+test('errors name the alias the user set (S3_INPUT_PREFIX, AWS_ENDPOINT_URL_S3, AWS_ROLE_ARN), not the canonical name', async () => {
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, AWS_EC2_METADATA_DISABLED: 'true', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/c', AWS_CONFIG_FILE: '/nonexistent/c' };
+  const line = async (mode: string, args: string[], extra: Record<string, string>) => {
+    const r = await runCli([mode, ...args], { ...env, ...extra });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    return r.stderr.trim();
+  };
+  // a value that does not parse
+  assert.match(await line('download', ['--input-dir', '/tmp/x'], { S3_INPUT_PREFIX: 's3://in/a/', AWS_ENDPOINT_URL_S3: 'ceph.local:7480' }), /^s3-sidecar: AWS_ENDPOINT_URL_S3: must be an http:\/\/ or https:\/\/ URL/);
+  // a value that parses, then fails a check made later (the S3 location, the session policy, the store)
+  assert.match(await line('download', ['--input-dir', '/tmp/x'], { S3_INPUT_PREFIX: 'bucket-without-scheme/a/' }), /^s3-sidecar: S3_INPUT_PREFIX: must look like s3:\/\//);
+  assert.match(await line('upload', ['--output-dir', '/tmp'], { S3_OUTPUT_PREFIX: 'out/' }), /^s3-sidecar: S3_OUTPUT_PREFIX: must look like s3:\/\//);
+  assert.match(await line('credentials', ['--once'], { SIDECAR_ASSUME_ROLE_ARN: 'arn:aws:iam:::role/x', SIDECAR_INPUT_PREFIX: 's3://bk/p*/' }), /^s3-sidecar: SIDECAR_INPUT_PREFIX: prefix must not contain \*/);
+  assert.match(await line('credentials', ['--once'], { AWS_ROLE_ARN: 'arn:aws:iam::1:role/x', AWS_WEB_IDENTITY_TOKEN_FILE: '/t', AWS_ENDPOINT_URL_S3: 'https://s3.fr-par.scw.cloud' }), /^s3-sidecar: AWS_ENDPOINT_URL_S3: names Scaleway Object Storage/);
+  // a flag is named as a flag
+  assert.match(await line('download', ['--input-dir', '/tmp/x', '--input-prefix', 'nope'], {}), /^s3-sidecar: --input-prefix: must look like s3:\/\//);
+});
+
 test('every option has a kebab-case flag and a SIDECAR_* variable first', () => {
   for (const [key, d] of Object.entries(OPTIONS)) {
     assert.match(d.flag, /^[a-z0-9]+(-[a-z0-9]+)*$/, key);

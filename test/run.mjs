@@ -10,8 +10,6 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const env = { ...process.env };
-// the AWS SDK's multi-line Node-version notice, printed by in-process clients; the CLI silences it itself
-env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 if (!env.S3LAB_ENDPOINT) {
   try {

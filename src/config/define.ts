@@ -1,4 +1,4 @@
-// Option definitions: one table drives flag parsing, env lookup, --help and the README table.
+// Option definitions: one table drives flag parsing, env lookup, --help and docs/options.md.
 // Every option is a `--kebab-case` flag and at least one env var (SIDECAR_* first, then the
 // standard AWS / ScaleODM names that keep their meaning).
 
@@ -10,6 +10,18 @@ export class ConfigError extends Error {
   }
 }
 
+/** Where each value of a loaded config came from (the flag or variable the user set), kept on the config itself. */
+const ORIGINS = Symbol('origins');
+
+export function recordOrigins(config: object, origins: Map<string, string>): void {
+  Object.defineProperty(config, ORIGINS, { value: origins, enumerable: false });
+}
+
+/** The flag or variable that set `key` in a loaded config (undefined: the default, or not loaded by loadConfig). */
+export function originOf(config: object, key: string): string | undefined {
+  return (config as { [ORIGINS]?: Map<string, string> })[ORIGINS]?.get(key);
+}
+
 export type Group = 'common' | 'credentials' | 'handoff' | 'download' | 'upload' | 'run' | 'checkpoint' | 'http' | 'broker';
 
 export interface OptionDef<T> {
@@ -19,7 +31,7 @@ export interface OptionDef<T> {
   help: string;
   boolean: boolean;
   default: T;
-  /** how the default reads in --help and the README when it is computed or absent */
+  /** how the default reads in --help and docs/options.md when it is computed or absent */
   defaultText: string;
   choices?: readonly string[];
   parse(raw: string, name: string): T;
@@ -54,6 +66,20 @@ type Def<T, S> = S extends { default: T } ? OptionDef<T> : OptionDef<T | undefin
 export function str<S extends Spec<string>>(spec: S): Def<string, S> {
   return make<string>(spec, (raw, name) => {
     if (raw.trim() === '') throw new ConfigError(name, 'must not be empty');
+    return raw.trim();
+  }, (v) => v) as Def<string, S>;
+}
+
+/** An http:// or https:// URL (an S3 or STS endpoint). */
+export function url<S extends Spec<string>>(spec: S): Def<string, S> {
+  return make<string>(spec, (raw, name) => {
+    let u: URL | undefined;
+    try {
+      u = new URL(raw.trim());
+    } catch {
+      u = undefined;
+    }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw new ConfigError(name, `must be an http:// or https:// URL (got "${raw}")`);
     return raw.trim();
   }, (v) => v) as Def<string, S>;
 }

@@ -18,6 +18,8 @@ export interface EngineOptions {
   handoffs: boolean;
   /** keep refreshing in the background (false: refresh only when a caller finds the credentials due, as one-shot modes do) */
   loop: boolean;
+  /** the process serves the job for its whole life (run, credentials): static keys get a rolling expiry */
+  servesJob?: boolean;
 }
 
 /** Fetch the first credentials (throws CredentialError when none can be had) and start refreshing. */
@@ -33,6 +35,7 @@ export async function startCredentialsEngine(config: Config, opts: EngineOptions
     minRemainingMs: config.refreshMinRemaining,
     maxBackoffMs: config.refreshMaxBackoff,
     loop: opts.loop,
+    rollStaticKeys: opts.servesJob === true && opts.loop,
     onUpdate: (c) => handoffs?.write(c) ?? Promise.resolve(),
   });
   try {

@@ -22,7 +22,7 @@ type HandoffConfig = Pick<Config, 'credentialsFile' | 'profile' | 'configFile' |
 /** Check the hand-off options before any credential is fetched, so mistakes fail fast (exit 2). */
 export function checkHandoffConfig(config: HandoffConfig): void {
   if (config.endpoint && !config.endpointTokenFile) {
-    throw new ConfigError(optionName('endpointTokenFile'), 'is required with --endpoint (clients must present the token it holds)');
+    throw new ConfigError(optionName('endpointTokenFile', config), 'is required with --endpoint (clients must present the token it holds)');
   }
 }
 
@@ -30,15 +30,15 @@ export async function startHandoffs(config: HandoffConfig, holder: Pick<Credenti
   checkHandoffConfig(config);
   const file = fileOptions(config);
   const sinks: { option: string; path: string; write: (c: Credentials) => Promise<void> }[] = [];
-  if (config.credentialsFile) sinks.push({ option: optionName('credentialsFile'), path: config.credentialsFile, write: credentialsFileSink(config.credentialsFile, config.profile, file) });
-  if (config.processFile) sinks.push({ option: optionName('processFile'), path: config.processFile, write: processFileSink(config.processFile, file) });
-  if (config.awsEnvFile) sinks.push({ option: optionName('awsEnvFile'), path: config.awsEnvFile, write: envFileSink(config.awsEnvFile, file) });
+  if (config.credentialsFile) sinks.push({ option: optionName('credentialsFile', config), path: config.credentialsFile, write: credentialsFileSink(config.credentialsFile, config.profile, file) });
+  if (config.processFile) sinks.push({ option: optionName('processFile', config), path: config.processFile, write: processFileSink(config.processFile, file) });
+  if (config.awsEnvFile) sinks.push({ option: optionName('awsEnvFile', config), path: config.awsEnvFile, write: envFileSink(config.awsEnvFile, file) });
 
   if (config.configFile) {
     try {
       await writeConfigFile(config.configFile, config.profile, { region: config.region, processFile: config.processFile }, file);
     } catch (err) {
-      throw new ConfigError(optionName('configFile'), `cannot write ${config.configFile}: ${(err as Error).message}`);
+      throw new ConfigError(optionName('configFile', config), `cannot write ${config.configFile}: ${(err as Error).message}`);
     }
   }
   const endpoint = config.endpoint

@@ -21,6 +21,8 @@ export interface RefresherOptions {
    * and the credentials are due (one-shot modes), so no timer keeps the process alive.
    */
   loop: boolean;
+  /** hand out keys that never expire with a rolling expiry and read them again (see STATIC_KEY_LIFETIME_MS) */
+  rollStaticKeys?: boolean;
   /** hand-offs; awaited on the first fetch (errors propagate), later errors are logged */
   onUpdate?: (c: Credentials) => Promise<void>;
   random?: () => number;
@@ -30,6 +32,13 @@ export interface RefresherOptions {
 const BLOCKING_MARGIN_MS = 10_000;
 /** Never hand out credentials this close to expiry (clock skew, request duration). */
 const ACCEPT_MARGIN_MS = 5_000;
+/**
+ * A key that never expires (a static key mounted into the sidecar, for a store without STS) is
+ * handed out as if it lasted this long from each read, and read again at half of it like any
+ * credentials: the endpoint and credential_process need an Expiration for SDKs to come back, and
+ * a rotated key file reaches the job within the hour.
+ */
+export const STATIC_KEY_LIFETIME_MS = 3_600_000;
 
 export class Refresher implements CredentialHolder {
   private good: Credentials | undefined;
@@ -123,11 +132,13 @@ export class Refresher implements CredentialHolder {
     } catch (err) {
       throw this.failed(toCredentialError(err, this.opts.sourceName), reason);
     }
-    await this.accept(c, reason);
-    return c;
+    return this.accept(c, reason);
   }
 
-  private async accept(c: Credentials, reason: string): Promise<void> {
+  private async accept(c: Credentials, reason: string): Promise<Credentials> {
+    // modes that end before the job hand a static key out as it is: nobody would renew an expiry
+    const staticKey = c.expiration === undefined && this.opts.rollStaticKeys === true;
+    if (staticKey) c = { ...c, expiration: new Date(Date.now() + STATIC_KEY_LIFETIME_MS) };
     registerSecret(c.secretAccessKey);
     registerSecret(c.sessionToken);
     this.good = c;
@@ -144,14 +155,19 @@ export class Refresher implements CredentialHolder {
       identity: c.identity,
       accessKey: keyHint(c.accessKeyId),
       expiration: c.expiration?.toISOString() ?? 'never',
+      ...(staticKey ? { staticKey: 'expiration claimed for an hour, key read again at each refresh' } : {}),
       nextRefresh: Number.isFinite(this.dueAt) ? new Date(this.dueAt).toISOString() : 'never',
       packedPolicySize: c.packedPolicySize,
       reason,
     }, reason === 'initial' ? 'credentials obtained' : 'credentials refreshed');
     if (this.started) this.schedule();
-    if (!this.opts.onUpdate || this.stopped) return;
-    if (!this.started) return this.opts.onUpdate(c); // first write: let the caller see a failure
+    if (!this.opts.onUpdate || this.stopped) return c;
+    if (!this.started) {
+      await this.opts.onUpdate(c); // first write: let the caller see a failure
+      return c;
+    }
     await this.opts.onUpdate(c).catch((err: unknown) => log.error({ err }, 'writing the credential hand-offs failed; they are retried at the next refresh'));
+    return c;
   }
 
   private failed(err: CredentialError, reason: string): CredentialError {

@@ -3,9 +3,10 @@
 // Each source's module is loaded only when picked: the STS client alone costs about 0.1 s of CPU
 // to load, which a download with static or control-plane credentials should not pay at start-up.
 import type { Tag } from '@aws-sdk/client-sts';
-import { optionName, required, type Config } from '../config.js';
+import { optionName, required, setBy, type Config } from '../config.js';
 import { ConfigError } from '../config/define.js';
 import { log } from '../log.js';
+import { requireSts, storeOf } from '../s3/providers.js';
 import { buildSessionPolicy } from './session-policy.js';
 import type { CredentialSource } from './types.js';
 
@@ -19,15 +20,21 @@ export interface SelectedSource {
 }
 
 export function pickSourceName(config: Config): { name: SourceName; why: string } {
-  if (config.credentialsSource !== 'auto') return { name: config.credentialsSource, why: `${optionName('credentialsSource')} is ${config.credentialsSource}` };
-  if (config.controlPlaneUrl) return { name: 'control-plane', why: `${optionName('controlPlaneUrl')} is set` };
+  if (config.credentialsSource !== 'auto') return { name: config.credentialsSource, why: `${optionName('credentialsSource', config)} is ${config.credentialsSource}` };
+  if (config.controlPlaneUrl) return { name: 'control-plane', why: `${optionName('controlPlaneUrl', config)} is set` };
   if (config.roleArn && config.webIdentityTokenFile) return { name: 'web-identity', why: 'a role ARN and a web identity token file are set' };
-  if (config.assumeRoleArn) return { name: 'assume-role', why: `${optionName('assumeRoleArn')} is set` };
+  if (config.assumeRoleArn) return { name: 'assume-role', why: `${optionName('assumeRoleArn', config)} is set` };
   return { name: 'chain', why: 'no control plane, web identity or role to assume is configured' };
 }
 
 export async function selectSource(config: Config): Promise<SelectedSource> {
   const { name, why } = pickSourceName(config);
+  const store = storeOf(config);
+  log.info({ provider: store.provider, recognised: store.auto, pathStyle: store.pathStyle, checksums: store.checksums, maxParts: store.maxParts }, `S3 store: ${store.label}`);
+  if (name === 'web-identity' || name === 'assume-role') {
+    // name what the user set: the provider option, or the endpoint variable it was recognised from
+    requireSts(store, name, (store.auto ? setBy(config, 'endpointUrl') : setBy(config, 's3Provider')) ?? optionName('s3Provider'));
+  }
   log.info({ source: name, why }, `credentials source: ${name}`);
   return { name, why, source: await buildSource(name, config) };
 }
@@ -36,7 +43,7 @@ async function buildSource(name: SourceName, config: Config): Promise<Credential
   switch (name) {
     case 'control-plane': {
       const { fromControlPlane } = await import('./sources/control-plane.js');
-      return fromControlPlane({ url: checkedUrl(required(config, 'controlPlaneUrl')), tokenFile: config.controlPlaneTokenFile, caFile: config.controlPlaneCaFile, retries: config.stsRetries });
+      return fromControlPlane({ url: checkedUrl(required(config, 'controlPlaneUrl'), config), tokenFile: config.controlPlaneTokenFile, caFile: config.controlPlaneCaFile, retries: config.stsRetries });
     }
     case 'web-identity': {
       const [{ fromWebIdentity }, { createStsClient, sanitizeSessionName }] = await Promise.all([import('./sources/web-identity.js'), import('./sts.js')]);
@@ -59,8 +66,8 @@ async function buildSource(name: SourceName, config: Config): Promise<Credential
         durationSeconds: durationSeconds(config),
         policy: policyFor(name, config),
         externalId: config.externalId,
-        tags: sessionTags(config.sessionTags),
-        sourceIdentity: sourceIdentity(config.sourceIdentity),
+        tags: sessionTags(config.sessionTags, config),
+        sourceIdentity: sourceIdentity(config.sourceIdentity, config),
       });
     }
     case 'chain':
@@ -77,7 +84,10 @@ function policyFor(name: SourceName, config: Config): string | undefined {
     log.warn({ source: name }, 'session policy disabled (--no-session-policy): the credentials carry all of the role\'s permissions');
     return undefined;
   }
-  const policy = buildSessionPolicy({ inputPrefixes: config.inputPrefix, outputPrefix: config.outputPrefix, checkpointPrefix: config.checkpointPrefix, readOnly: config.readOnly, kmsKeyArn: config.kmsKeyArn });
+  const policy = buildSessionPolicy({
+    inputPrefixes: config.inputPrefix, outputPrefix: config.outputPrefix, checkpointPrefix: config.checkpointPrefix, readOnly: config.readOnly, kmsKeyArn: config.kmsKeyArn,
+    names: { input: optionName('inputPrefix', config), output: optionName('outputPrefix', config), checkpoint: optionName('checkpointPrefix', config) },
+  });
   if (policy) log.info({ policyChars: policy.length, readOnly: config.readOnly, input: config.inputPrefix, output: config.outputPrefix }, 'session policy scoped to the input/output prefixes');
   else log.warn({ source: name }, 'no input/output prefix set: no session policy, the credentials carry all of the role\'s permissions');
   return policy;
@@ -87,33 +97,33 @@ const MIN_SESSION_S = 900;
 const MAX_SESSION_S = 43_200;
 function durationSeconds(config: Config): number {
   const s = Math.round(config.sessionDuration / 1000);
-  if (s < MIN_SESSION_S || s > MAX_SESSION_S) throw new ConfigError(optionName('sessionDuration'), `must be between 15m and 12h for STS (got ${s}s)`);
+  if (s < MIN_SESSION_S || s > MAX_SESSION_S) throw new ConfigError(optionName('sessionDuration', config), `must be between 15m and 12h for STS (got ${s}s)`);
   return s;
 }
 
-function sessionTags(items: string[]): Tag[] {
+function sessionTags(items: string[], config: Config): Tag[] {
   return items.map((item) => {
     const i = item.indexOf('=');
     const key = i > 0 ? item.slice(0, i).trim() : '';
-    if (!key) throw new ConfigError(optionName('sessionTags'), `each tag must be key=value (got "${item}")`);
+    if (!key) throw new ConfigError(optionName('sessionTags', config), `each tag must be key=value (got "${item}")`);
     return { Key: key, Value: item.slice(i + 1).trim() };
   });
 }
 
-function sourceIdentity(raw: string | undefined): string | undefined {
+function sourceIdentity(raw: string | undefined, config: Config): string | undefined {
   if (raw === undefined) return undefined;
   if (!/^[\w+=,.@-]{2,64}$/.test(raw) || raw.toLowerCase().startsWith('aws:')) {
-    throw new ConfigError(optionName('sourceIdentity'), `must be 2-64 characters of letters, digits and +=,.@_- (got "${raw}")`);
+    throw new ConfigError(optionName('sourceIdentity', config), `must be 2-64 characters of letters, digits and +=,.@_- (got "${raw}")`);
   }
   return raw;
 }
 
-function checkedUrl(raw: string): string {
+function checkedUrl(raw: string, config: Config): string {
   try {
     const u = new URL(raw);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
     return raw;
   } catch {
-    throw new ConfigError(optionName('controlPlaneUrl'), `must be an http:// or https:// URL (got "${raw}")`);
+    throw new ConfigError(optionName('controlPlaneUrl', config), `must be an http:// or https:// URL (got "${raw}")`);
   }
 }

@@ -15,6 +15,8 @@ export interface SessionPolicyInput {
   readOnly: boolean;
   /** SSE-KMS key used by the buckets */
   kmsKeyArn?: string | undefined;
+  /** how errors name the two prefix options: what the user set */
+  names?: { input: string; output: string; checkpoint?: string } | undefined;
 }
 
 /** STS rejects inline session policies longer than this (before its own packed-size check). */
@@ -42,9 +44,10 @@ interface Statement {
  * (HeadObject) and reconciles against what is already there.
  */
 export function buildSessionPolicy(input: SessionPolicyInput): string | undefined {
-  const inputs = input.inputPrefixes.map((u) => location(u, '--input-prefix / S3_INPUT_PREFIX'));
-  const output = input.outputPrefix ? location(input.outputPrefix, '--output-prefix / S3_OUTPUT_PREFIX') : undefined;
-  const checkpoint = input.checkpointPrefix ? location(input.checkpointPrefix, '--checkpoint-prefix / SIDECAR_CHECKPOINT_PREFIX') : undefined;
+  const names = input.names ?? { input: '--input-prefix / S3_INPUT_PREFIX', output: '--output-prefix / S3_OUTPUT_PREFIX' };
+  const inputs = input.inputPrefixes.map((u) => location(u, names.input));
+  const output = input.outputPrefix ? location(input.outputPrefix, names.output) : undefined;
+  const checkpoint = input.checkpointPrefix ? location(input.checkpointPrefix, names.checkpoint ?? '--checkpoint-prefix / SIDECAR_CHECKPOINT_PREFIX') : undefined;
   const writable = [output, checkpoint].filter((l): l is S3Location => l !== undefined);
   const statements: Statement[] = [];
 

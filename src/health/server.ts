@@ -42,7 +42,7 @@ const OFF: HealthServer = { address: undefined, setCheck() {}, watchCredentials(
 
 export async function startHealthServer(config: Pick<Config, 'httpAddr' | 'endpointAllowRemote'>, opts: HealthOptions = {}): Promise<HealthServer> {
   if (!config.httpAddr) return OFF;
-  const name = optionName('httpAddr');
+  const name = optionName('httpAddr', config);
   const addr = parseListenAddress(config.httpAddr, name);
   assertExposureAllowed(addr, config.endpointAllowRemote, name);
 

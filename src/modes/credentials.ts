@@ -7,7 +7,7 @@ import { startHealthServer } from '../health/server.js';
 import { log } from '../log.js';
 
 export async function credentialsMode(config: Config): Promise<number> {
-  const engine = await startCredentialsEngine(config, { handoffs: true, loop: !config.once });
+  const engine = await startCredentialsEngine(config, { handoffs: true, loop: !config.once, servesJob: true });
   if (config.once) {
     await engine.stop();
     log.info('hand-offs written (--once); exiting');

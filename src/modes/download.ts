@@ -90,10 +90,10 @@ export async function downloadMode(config: Config): Promise<number> {
 
 async function checkConfig(config: Config): Promise<void> {
   const dir = required(config, 'inputDir');
-  for (const p of required(config, 'inputPrefix')) parseS3Uri(p, optionName('inputPrefix'));
-  if (config.restore) parseS3Uri(required(config, 'checkpointPrefix', 'is required with --restore'), optionName('checkpointPrefix'));
+  for (const p of required(config, 'inputPrefix')) parseS3Uri(p, optionName('inputPrefix', config));
+  if (config.restore) parseS3Uri(required(config, 'checkpointPrefix', 'is required with --restore'), optionName('checkpointPrefix', config));
   const st = await stat(dir).catch(() => undefined);
-  if (st && !st.isDirectory()) throw new ConfigError(optionName('inputDir'), `${dir} exists and is not a directory`);
+  if (st && !st.isDirectory()) throw new ConfigError(optionName('inputDir', config), `${dir} exists and is not a directory`);
   if (config.readyFile && resolve(config.readyFile).startsWith(`${resolve(dir)}/`) && config.layout === 'mirror') {
     // harmless for odm (not an image), but in mirror a key could collide with it
     log.warn({ readyFile: config.readyFile }, 'the ready file is inside the input dir; an object with the same key would overwrite it');

@@ -20,7 +20,7 @@ const ODM_PROGRESS_ADDR = '127.0.0.1:6367';
 
 export async function runMode(config: Config): Promise<number> {
   required(config, 'outputDir');
-  parseS3Uri(required(config, 'outputPrefix'), optionName('outputPrefix'));
+  parseS3Uri(required(config, 'outputPrefix'), optionName('outputPrefix', config));
   const udpAddr = progressAddr(config);
   checkpointLocation(config);
   const shutdown = new Shutdown(config.gracePeriod);
@@ -40,7 +40,7 @@ export async function runMode(config: Config): Promise<number> {
 async function watchAndUpload(config: Config, shutdown: Shutdown, udpAddr: { host: string; port: number } | undefined): Promise<number> {
   // The sidecar may start before the job has made its folder: create it (ODM does mkdir -p too).
   await mkdir(required(config, 'outputDir'), { recursive: true });
-  const engine = await startCredentialsEngine(config, { handoffs: true, loop: true });
+  const engine = await startCredentialsEngine(config, { handoffs: true, loop: true, servesJob: true });
   // not ready until the watcher runs (the check is replaced below once it does)
   const health = await startHealthForEngine(config, engine, { checks: { watcher: () => ({ ok: false, reason: 'the file watcher is starting' }) } });
   const stopDone = new AbortController();
@@ -98,5 +98,5 @@ async function holdUntilSignal(shutdown: Shutdown, code: number): Promise<void> 
 function progressAddr(config: Config): { host: string; port: number } | undefined {
   const raw = config.progressUdp ?? (config.preset === 'odm' ? ODM_PROGRESS_ADDR : undefined);
   if (!raw || raw.trim().toLowerCase() === 'off') return undefined;
-  return parseUdpAddr(raw, config.progressUdp ? optionName('progressUdp') : '--preset');
+  return parseUdpAddr(raw, config.progressUdp ? optionName('progressUdp', config) : '--preset');
 }

@@ -13,9 +13,9 @@ import { Shutdown } from '../upload/job-end.js';
 
 export async function uploadMode(config: Config): Promise<number> {
   const dir = required(config, 'outputDir');
-  parseS3Uri(required(config, 'outputPrefix'), optionName('outputPrefix'));
+  parseS3Uri(required(config, 'outputPrefix'), optionName('outputPrefix', config));
   const st = await stat(dir).catch(() => undefined);
-  if (!st?.isDirectory()) throw new ConfigError(optionName('outputDir'), `${dir} is not a directory`);
+  if (!st?.isDirectory()) throw new ConfigError(optionName('outputDir', config), `${dir} is not a directory`);
 
   const shutdown = new Shutdown(config.gracePeriod);
   const engine = await startCredentialsEngine(config, { handoffs: false, loop: true });

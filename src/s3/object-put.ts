@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
+import { storeOf } from '../s3/providers.js';
 import { backoffMs } from '../util/backoff.js';
 import { classify } from './retry.js';
 import { S3Http, type S3HttpOptions } from './transport.js';
@@ -37,9 +38,12 @@ export interface ObjectPutterOptions extends S3HttpOptions {
 
 export class ObjectPutter {
   private readonly http: S3Http;
+  /** false for stores that reject checksum headers: the body's SHA-256 is signed instead */
+  private readonly crcHeader: boolean;
 
   constructor(config: Config, holder: CredentialHolder, private readonly opts: ObjectPutterOptions) {
     this.http = new S3Http(config, holder, opts);
+    this.crcHeader = storeOf(config).checksums === 'when_supported';
   }
 
   destroy(): void {
@@ -48,11 +52,11 @@ export class ObjectPutter {
 
   /** PUT one object from memory. Rejects with an S3HttpError for a non-2xx answer. */
   async put(req: PutRequest, signal?: AbortSignal): Promise<PutResponse> {
-    const headers = {
+    const headers: Record<string, string> = {
       'content-length': String(req.body.length),
       'content-type': req.contentType,
-      'x-amz-checksum-crc32': req.crc32,
-      'x-amz-content-sha256': this.opts.signPayload ? createHash('sha256').update(req.body).digest('hex') : 'UNSIGNED-PAYLOAD',
+      ...(this.crcHeader ? { 'x-amz-checksum-crc32': req.crc32 } : {}),
+      'x-amz-content-sha256': this.opts.signPayload || !this.crcHeader ? createHash('sha256').update(req.body).digest('hex') : 'UNSIGNED-PAYLOAD',
     };
     const attempts = this.opts.maxAttempts ?? 3;
     for (let attempt = 1; ; attempt++) {

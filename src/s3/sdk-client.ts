@@ -8,6 +8,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';
+import { stripChecksumHeaders, storeOf } from './providers.js';
 import { errorCode, isExpiredSessionError } from './errors.js';
 
 export interface S3ClientOptions {
@@ -25,13 +26,17 @@ export interface S3ClientOptions {
 
 export function createS3Client(config: Config, holder: CredentialHolder, opts: S3ClientOptions): S3Client {
   const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets, maxFreeSockets: opts.maxSockets };
+  const store = storeOf(config);
+  // a store that rejects checksum headers gets none: neither CRC32 on bodies nor checksum mode
+  const onlyRequired = store.checksums === 'when_required';
   const client = new S3Client({
     region: config.region,
     endpoint: config.endpointUrl,
-    forcePathStyle: config.forcePathStyle || config.endpointUrl !== undefined,
+    forcePathStyle: store.pathStyle,
     credentials: sdkProvider(holder),
     maxAttempts: opts.maxAttempts ?? 3,
-    ...(opts.responseChecksumValidation ? { responseChecksumValidation: opts.responseChecksumValidation } : {}),
+    ...(onlyRequired ? { requestChecksumCalculation: 'WHEN_REQUIRED' } : {}),
+    ...(onlyRequired || opts.responseChecksumValidation ? { responseChecksumValidation: onlyRequired ? 'WHEN_REQUIRED' : opts.responseChecksumValidation } : {}),
     requestHandler: new NodeHttpHandler({
       httpAgent: new HttpAgent(agentOpts),
       httpsAgent: new HttpsAgent(agentOpts),
@@ -40,6 +45,7 @@ export function createS3Client(config: Config, holder: CredentialHolder, opts: S
       ...(opts.socketTimeoutMs ? { socketTimeout: opts.socketTimeoutMs } : {}),
     }),
   });
+  if (onlyRequired) stripChecksumHeaders(client);
   client.middlewareStack.add(
     (next) => async (args) => {
       const used = holder.current();

@@ -16,6 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';
+import { storeOf } from '../s3/providers.js';
 import { Http1Pool, type BodyHandler, type Http1Head, type Http1Response } from './http1.js';
 import { md5ReadBuffers } from './md5/offload.js';
 import { errorCode, isExpiredSessionError } from './errors.js';
@@ -32,6 +33,9 @@ export class S3HttpError extends Error {
     this.$metadata = { httpStatusCode: status };
   }
 }
+
+/** a bucket name that can lead a host name (no dots: TLS wildcards cover one label) */
+const DNS_LABEL = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 
 function encodeKey(key: string): string {
   return key.split('/').map(uriEncode).join('/');
@@ -69,7 +73,7 @@ export class S3Http {
   constructor(private readonly config: Config, private readonly holder: CredentialHolder, private readonly opts: S3HttpOptions) {
     this.endpoint = config.endpointUrl ? new URL(config.endpointUrl) : undefined;
     this.https = this.endpoint ? this.endpoint.protocol === 'https:' : true;
-    this.pathStyle = config.forcePathStyle || this.endpoint !== undefined;
+    this.pathStyle = storeOf(config).pathStyle;
   }
 
   destroy(): void {
@@ -118,13 +122,13 @@ export class S3Http {
     if (this.endpoint) {
       const base = this.endpoint.pathname.replace(/\/+$/, '');
       const port = this.endpoint.port ? Number(this.endpoint.port) : undefined;
-      return this.pathStyle
+      return this.pathStyle || !DNS_LABEL.test(bucket)
         ? { hostname: this.endpoint.hostname, port, path: `${base}/${bucket}${object}` }
         : { hostname: `${bucket}.${this.endpoint.hostname}`, port, path: `${base}${object || '/'}` };
     }
     const host = `s3.${this.config.region}.amazonaws.com`;
     // as the SDK: virtual-hosted when the bucket name is a plain DNS label, else path-style
-    return !this.pathStyle && /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket)
+    return !this.pathStyle && DNS_LABEL.test(bucket)
       ? { hostname: `${bucket}.${host}`, port: undefined, path: object || '/' }
       : { hostname: host, port: undefined, path: `/${bucket}${object}` };
   }

@@ -8,6 +8,7 @@ import { OPTIONS, optionName, required, type Config, type OptionKey } from '../c
 import type { CredentialHolder } from '../credentials/types.js';
 import { EXIT } from '../exit-codes.js';
 import { log } from '../log.js';
+import { storeOf } from '../s3/providers.js';
 import { OutputFilter } from './filter.js';
 import { Journal } from './journal.js';
 import { mtimeIso, putManifest, type Manifest } from './manifest.js';
@@ -48,7 +49,7 @@ export class OutputSession {
     this.uploader = new Uploader({
       client, putter, bucket: dest.bucket, prefix: dest.prefix, tree, journal,
       settings: {
-        partSize: config.partSize, maxParts: config.maxParts, multipartThreshold: config.multipartThreshold,
+        partSize: config.partSize, maxParts: storeOf(config).maxParts, multipartThreshold: config.multipartThreshold,
         partConcurrency: config.partConcurrency, verify: config.verifyUploads,
       },
       concurrency: config.uploadConcurrency,
@@ -60,7 +61,7 @@ export class OutputSession {
 
   static async open(config: Config, holder: CredentialHolder): Promise<OutputSession> {
     const root = resolve(required(config, 'outputDir'));
-    const dest = parseS3Uri(required(config, 'outputPrefix'), optionName('outputPrefix'));
+    const dest = parseS3Uri(required(config, 'outputPrefix'), optionName('outputPrefix', config));
     const journalPath = journalPathOf(config, root);
     await mkdir(join(journalPath, '..'), { recursive: true, mode: 0o700 });
     const journal = await Journal.open(journalPath, dest.bucket, dest.prefix, ownFiles(config, root));

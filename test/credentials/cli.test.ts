@@ -95,10 +95,10 @@ test('configuration errors exit 2 with one line naming the option', async (t) =>
     [['--credentials-source', 'web-identity'], { AWS_ROLE_ARN: 'arn:aws:iam:::role/x' }, /^s3-sidecar: --web-identity-token-file \/ SIDECAR_WEB_IDENTITY_TOKEN_FILE: is required for the web-identity source$/],
     [['--endpoint', '127.0.0.1:0'], {}, /^s3-sidecar: --endpoint-token-file \/ SIDECAR_ENDPOINT_TOKEN_FILE: is required with --endpoint/],
     [['--endpoint', '0.0.0.0:9911', '--endpoint-token-file', join(tmp(), 't')], {}, /^s3-sidecar: --endpoint \/ SIDECAR_ENDPOINT: .*allow-remote/],
-    [['--session-duration', '5m'], { SIDECAR_ASSUME_ROLE_ARN: lab.roleArn }, /^s3-sidecar: --session-duration \/ SIDECAR_SESSION_DURATION: must be between 15m and 12h/],
-    [['--session-tags', 'novalue'], { SIDECAR_ASSUME_ROLE_ARN: lab.roleArn }, /^s3-sidecar: --session-tags \/ SIDECAR_SESSION_TAGS: each tag must be key=value/],
-    [[], { SIDECAR_CONTROL_PLANE_URL: 'ftp://x/' }, /^s3-sidecar: --control-plane-url \/ SIDECAR_CONTROL_PLANE_URL: must be an http/],
-    [[], { SIDECAR_ASSUME_ROLE_ARN: lab.roleArn, S3_INPUT_PREFIX: 'bucket/no-scheme/' }, /^s3-sidecar: --input-prefix \/ S3_INPUT_PREFIX: must look like s3:\/\//],
+    [['--session-duration', '5m'], { SIDECAR_ASSUME_ROLE_ARN: lab.roleArn }, /^s3-sidecar: --session-duration: must be between 15m and 12h/],
+    [['--session-tags', 'novalue'], { SIDECAR_ASSUME_ROLE_ARN: lab.roleArn }, /^s3-sidecar: --session-tags: each tag must be key=value/],
+    [[], { SIDECAR_CONTROL_PLANE_URL: 'ftp://x/' }, /^s3-sidecar: SIDECAR_CONTROL_PLANE_URL: must be an http/],
+    [[], { SIDECAR_ASSUME_ROLE_ARN: lab.roleArn, S3_INPUT_PREFIX: 'bucket/no-scheme/' }, /^s3-sidecar: S3_INPUT_PREFIX: must look like s3:\/\//],
   ];
   for (const [args, env, expected] of cases) {
     const r = await runCli(['credentials', '--once', ...args], labEnv(lab, env));
@@ -207,15 +207,18 @@ test('daemon: refreshes before expiry; control plane down -> last good kept, the
   for (const s of cp.issuedSecrets) secrets.add(s);
 });
 
-test('daemon with long-lived keys (chain, no expiry): writes the file, stays up until SIGTERM, exits 0', async (t) => {
+test('daemon with long-lived keys (chain, no expiry): writes the file with a rolling expiry, stays up until SIGTERM, exits 0', async (t) => {
   const lab = requireLab(t);
   const file = join(tmp(), 'credentials');
   const p = startCli(['credentials', '--credentials-source', 'chain', '--credentials-file', file],
     labEnv(lab, { AWS_ACCESS_KEY_ID: lab.accessKey, AWS_SECRET_ACCESS_KEY: lab.secretKey }));
   t.after(() => p.child.kill('SIGKILL'));
   const line = JSON.parse(await p.waitFor(/"credentials obtained"/));
-  assert.equal(line.expiration, 'never');
-  assert.equal(line.nextRefresh, 'never');
+  // a key without expiry is claimed for an hour from each read, and read again at half of that
+  const inMin = (iso: string) => (Date.parse(iso) - Date.now()) / 60_000;
+  assert.ok(inMin(line.expiration) > 58 && inMin(line.expiration) <= 60, `expiration in an hour: ${line.expiration}`);
+  assert.ok(inMin(line.nextRefresh) > 25 && inMin(line.nextRefresh) <= 30, `read again in about 30 min: ${line.nextRefresh}`);
+  assert.match(String(line.staticKey), /read again at each refresh/);
   await sleep(1_500);
   assert.equal(p.child.exitCode, null, 'still running: nothing to refresh is no reason to exit');
   assert.match(readFileSync(file, 'utf8'), new RegExp(`aws_access_key_id = ${lab.accessKey}`));

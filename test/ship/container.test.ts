@@ -4,7 +4,7 @@
 // the way the pod runs the image — as uid/gid 1000 with no capabilities, on a read-only root
 // file system where only the mounted volume and the temp dir are writable (a private mount
 // namespace: `unshare --mount` + a read-only remount of /). What it cannot exercise is the base
-// image itself (node:20-bookworm-slim); the Node here is the machine's Node 20.
+// image itself (node:<.node-version>-bookworm-slim); .ci/run runs the tests on that same Node version.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chownSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
@@ -49,13 +49,23 @@ function asPodUser(argv: string[], env: NodeJS.ProcessEnv, writable: string[], c
     .then((r) => ({ code: 0, ...r }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }));
 }
 
-test('the Dockerfile builds with full Node, runs on node:20 slim as uid 1000 with entrypoint s3-sidecar, from the assembled tree', () => {
+test('the Dockerfile builds and runs on the Node version in .node-version, the one CI tests on', () => {
+  const nodeVersion = readFileSync(join(ROOT, '.node-version'), 'utf8').trim();
+  assert.match(nodeVersion, /^\d+\.\d+\.\d+$/, '.node-version is an exact version');
+  const arg = /^ARG NODE_VERSION=(\S+)$/m.exec(DOCKERFILE);
+  assert.equal(arg?.[1], nodeVersion, "the Dockerfile's ARG NODE_VERSION is .node-version's");
+  const froms = stages(DOCKERFILE).map((s) => s.from);
+  assert.deepEqual(froms, ['node:${NODE_VERSION}-bookworm AS build', 'node:${NODE_VERSION}-bookworm-slim'], 'both stages use it');
+  assert.match(readFileSync(join(ROOT, '.ci/run'), 'utf8'), /node@\$want/, '.ci/run installs that version');
+});
+
+test('the Dockerfile builds with full Node, runs on Node slim as uid 1000 with entrypoint s3-sidecar, from the assembled tree', () => {
   const [build, runtime, ...more] = stages(DOCKERFILE);
   assert.equal(more.length, 0, 'two stages');
-  assert.match(build!.from, /^node:20-bookworm AS build$/);
+  assert.match(build!.from, /^node:\$\{NODE_VERSION\}-bookworm AS build$/);
   assert.ok(build!.lines.includes('RUN npm run build'), 'build stage compiles');
   assert.ok(build!.lines.includes('RUN sh container/assemble.sh /src /app'), 'build stage assembles with the script this test runs');
-  assert.match(runtime!.from, /^node:20-bookworm-slim$/);
+  assert.match(runtime!.from, /^node:\$\{NODE_VERSION\}-bookworm-slim$/);
   assert.ok(runtime!.lines.includes('COPY --from=build /app /app'), 'runtime gets only the assembled tree');
   assert.ok(runtime!.lines.some((l) => l.includes('ln -s /app/dist/cli.js /usr/local/bin/s3-sidecar')));
   assert.ok(runtime!.lines.includes('USER 1000:1000'));

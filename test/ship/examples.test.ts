@@ -278,6 +278,21 @@ test('the broker example: its configuration passes the broker\'s own parser, TLS
   }
 });
 
+test('a store without STS: the static key is a Secret mounted into the s3-sidecar containers only', async () => {
+  const runs = sidecarRuns().filter((r) => r.config.s3Provider === 'garage');
+  assert.ok(runs.length >= 2, 'the Garage example: a download and a run container');
+  for (const r of runs) {
+    assert.equal((await selectSource(r.config)).name, 'chain', `${r.where}: the key comes from the chain (a shared credentials file)`);
+    const key = volumeFor(r.env.AWS_SHARED_CREDENTIALS_FILE!, r.view, r.pod);
+    assert.ok(key?.volume.secret?.secretName, `${r.where}: the credentials file is on a Secret volume`);
+    for (const other of r.pod.containers.filter((v) => !isSidecarImage(v))) {
+      assert.ok(!other.mounts.some((m) => m.name === key.volume.name), `${r.pod.where} ${other.c.name}: does not mount the key`);
+      assert.ok(!('AWS_SHARED_CREDENTIALS_FILE' in envOf(other, r.pod)), `${r.pod.where} ${other.c.name}: no credentials file of its own`);
+    }
+  }
+  assert.ok(runs.some((r) => r.mode === 'run' && r.config.endpoint), 'the long-running sidecar serves the endpoint');
+});
+
 // ---- IAM ----
 
 function iam(name: string): Obj {

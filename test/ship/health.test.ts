@@ -69,7 +69,7 @@ test('addresses: loopback forms are accepted, anything else counts as remote, ju
 
 test('a non-loopback address is refused unless --endpoint-allow-remote, then allowed with a loud warning', async () => {
   const denied = loadConfig('credentials', ['--http-addr', '0.0.0.0:0'], {});
-  await assert.rejects(startHealthServer(denied), (e: unknown) => e instanceof ConfigError && /^--http-addr \/ SIDECAR_HTTP_ADDR: 0\.0\.0\.0:0 is reachable from outside the pod/.test(e.message));
+  await assert.rejects(startHealthServer(denied), (e: unknown) => e instanceof ConfigError && /^--http-addr: 0\.0\.0\.0:0 is reachable from outside the pod/.test(e.message));
 
   const allowed = loadConfig('credentials', [], { SIDECAR_HTTP_ADDR: '0.0.0.0:0', SIDECAR_ENDPOINT_ALLOW_REMOTE: 'true' });
   const h = await startHealthServer(allowed);

@@ -1,17 +1,19 @@
-// The README's configuration table is generated from the option table (scripts/options-table.ts);
+// The options page (docs/options.md) is generated from the option table (scripts/options-table.ts);
 // this fails when someone changed an option without running `npm run docs`.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { OPTIONS } from '../../src/config.js';
-import { END, README, START, renderOptionsTable, replaceBlock } from '../../scripts/options-table.js';
+import { END, PAGE, START, renderOptionsTable, replaceBlock } from '../../scripts/options-table.js';
 
-const readme = readFileSync(README, 'utf8');
+const page = readFileSync(PAGE, 'utf8');
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
-test('the README options table is current (run `npm run docs` when this fails)', () => {
-  const block = readme.slice(readme.indexOf(START) + START.length, readme.indexOf(END));
-  assert.ok(readme.includes(START) && readme.includes(END), 'README.md keeps the options-table markers');
-  assert.equal(block, `\n${renderOptionsTable()}`, 'README.md options table is stale: run `npm run docs`');
+test('docs/options.md is current (run `npm run docs` when this fails), and the README links to it', () => {
+  const block = page.slice(page.indexOf(START) + START.length, page.indexOf(END));
+  assert.ok(page.includes(START) && page.includes(END), 'docs/options.md keeps the options-table markers');
+  assert.equal(block, `\n${renderOptionsTable()}`, 'docs/options.md is stale: run `npm run docs`');
+  assert.ok(readme.includes('](docs/options.md)'), 'the README links to the options page');
 });
 
 test('every option appears with its flag, every env var and its default', () => {
@@ -25,7 +27,7 @@ test('every option appears with its flag, every env var and its default', () => 
   }
 });
 
-test('the block is replaced in place, idempotently, and a README without markers is an error', () => {
+test('the block is replaced in place, idempotently, and a page without markers is an error', () => {
   const doc = `# x\n\nbefore\n${START}\nold\n${END}\nafter\n`;
   const once = replaceBlock(doc, 'NEW\n');
   assert.equal(once, `# x\n\nbefore\n${START}\nNEW\n${END}\nafter\n`);

@@ -70,8 +70,8 @@ test('upload: bad configuration exits 2 with one line naming the option', async 
   assert.match(missing.stderr, /^s3-sidecar: --output-dir \/ SIDECAR_OUTPUT_DIR: is required\n$/);
   const notDir = await runCli(['upload', '--output-dir', '/nonexistent/x', '--output-prefix', 's3://bk/p/'], { PATH: process.env.PATH });
   assert.equal(notDir.code, 2);
-  assert.match(notDir.stderr, /--output-dir \/ SIDECAR_OUTPUT_DIR: \/nonexistent\/x is not a directory/);
+  assert.match(notDir.stderr, /--output-dir: \/nonexistent\/x is not a directory/);
   const badUri = await runCli(['run', '--output-dir', '/tmp', '--output-prefix', 'bucket/p'], { PATH: process.env.PATH });
   assert.equal(badUri.code, 2);
-  assert.match(badUri.stderr, /--output-prefix \/ SIDECAR_OUTPUT_PREFIX: must look like s3:\/\/bucket\/prefix\//);
+  assert.match(badUri.stderr, /--output-prefix: must look like s3:\/\/bucket\/prefix\//);
 });

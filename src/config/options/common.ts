@@ -1,4 +1,4 @@
-import { bool, list, oneOf, str } from '../define.js';
+import { bool, list, oneOf, str, url } from '../define.js';
 
 export const commonOptions = {
   logLevel: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const, {
@@ -9,17 +9,17 @@ export const commonOptions = {
     flag: 'region', env: ['SIDECAR_REGION', 'AWS_REGION', 'AWS_DEFAULT_REGION'], group: 'common', default: 'us-east-1',
     help: 'AWS region for S3 and STS (always passed explicitly, never guessed by the SDK).',
   }),
-  endpointUrl: str({
+  endpointUrl: url({
     flag: 'endpoint-url', env: ['SIDECAR_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'AWS_S3_ENDPOINT'], group: 'common',
     defaultText: 'AWS S3', help: 'S3 endpoint for MinIO, Ceph RGW, Garage and other S3-compatible stores.',
   }),
-  stsEndpointUrl: str({
+  stsEndpointUrl: url({
     flag: 'sts-endpoint-url', env: ['SIDECAR_STS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_STS', 'AWS_ENDPOINT_URL'], group: 'common',
     defaultText: 'regional AWS STS', help: 'STS endpoint (AssumeRole, AssumeRoleWithWebIdentity).',
   }),
   forcePathStyle: bool({
     flag: 'force-path-style', env: 'SIDECAR_FORCE_PATH_STYLE', group: 'common',
-    defaultText: 'on with --endpoint-url', help: 'Path-style bucket addressing (needed by most S3-compatible stores).',
+    defaultText: "the store's: off for AWS, on for the others", help: 'Path-style bucket addressing (needed by most S3-compatible stores); --no-force-path-style puts the bucket in the host name.',
   }),
   inputPrefix: list({
     flag: 'input-prefix', env: ['SIDECAR_INPUT_PREFIX', 'S3_INPUT_PREFIX'], group: 'common',

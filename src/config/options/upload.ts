@@ -39,7 +39,8 @@ export const uploadOptions = {
   }),
   maxParts: int({
     flag: 'max-parts', env: 'SIDECAR_MAX_PARTS', group: 'upload', default: 10_000, min: 1, max: 10_000,
-    help: 'Most parts per multipart upload the store accepts (10,000 on AWS, 1,000 on some providers).',
+    defaultText: "the store's: 10,000; 1,000 on Scaleway",
+    help: 'Most parts per multipart upload the store accepts; large files get larger parts so that they never need more.',
   }),
   multipartThreshold: bytes({
     flag: 'multipart-threshold', env: 'SIDECAR_MULTIPART_THRESHOLD', group: 'upload', default: 16 * 1024 ** 2,
