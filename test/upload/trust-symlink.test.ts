@@ -18,6 +18,7 @@ import { startCli } from '../helpers/cli.js';
 import { staticHolder } from '../helpers/holders.js';
 import type { Lab } from '../helpers/lab.js';
 import { getBytes, incompleteUploads, labFixture, listPrefix, sidecarEnv, tmpDir } from './helpers/s3-check.js';
+import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 const MiB = 1024 * 1024;
 const SETTINGS: UploadSettings = { partSize: 5 * MiB, maxParts: 10_000, multipartThreshold: 5 * MiB + 1, partConcurrency: 2, verify: 'multipart' };
@@ -121,5 +122,37 @@ test('between the stat and the open: a folder on the way, the root itself or the
   rmSync(root);
 
   assert.deepEqual(await assertNoSecret(s3, bucket, '', secret), []);
+  assert.deepEqual(await incompleteUploads(s3, bucket), []);
+});
+
+test('upload: a folder swapped for a symlink while its files wait in the queue; the multipart reads never follow it', { timeout: 180_000 }, async (t) => {
+  const { lab, s3, bucket, dir } = await labFixture(t, 'trust-queue');
+  const secret = `SECRET-${randomBytes(12).toString('hex')}`;
+  const names = ['f0.bin', 'f1.bin', 'f2.bin', 'f3.bin'];
+  const outside = tmpDir(t, 'secret');
+  // larger than the real files: a read of the stat'ed size through the symlink would fill up
+  for (const n of names) writeFileSync(join(outside, n), Buffer.alloc(8 * MiB, secret));
+  mkdirSync(join(dir, 'd'));
+  for (const n of names) writeFileSync(join(dir, 'd', n), randomBytes(6 * MiB));
+  const proxy = await startTcpProxy(t, Number(new URL(lab.endpoint).port), 4 * MiB);
+  const sidecar = startCli([
+    'upload', '--output-dir', dir, '--output-prefix', `s3://${bucket}/job/`, '--upload-concurrency', '1',
+    '--part-size', '5MiB', '--multipart-threshold', '5MiB', '--part-concurrency', '1',
+  ], sidecarEnv(lab, {}, proxy.endpoint));
+  t.after(() => sidecar.child.kill('SIGKILL'));
+  // the first file landed, the others wait their turn: now the folder leads out of the dir
+  await sidecar.waitFor(/"key":"job\/d\/f\d\.bin".*"msg":"uploaded"/, 120_000);
+  renameSync(join(dir, 'd'), join(dir, 'd.old'));
+  symlinkSync(outside, join(dir, 'd'));
+  proxy.rate = undefined;
+  const r = await sidecar.done;
+  assert.equal(r.code, 0, r.stdout.slice(-3000) + r.stderr);
+  const keys = await assertNoSecret(s3, bucket, 'job/', secret);
+  assert.equal(keys.filter((k) => k.startsWith('d/')).length, 1, `only the file sent before the swap: ${keys.join(', ')}`);
+  // not even for a while (an object deleted again at the end would still have leaked)
+  const sent = r.logs.filter((l) => l.msg === 'uploaded' && String(l.key).startsWith('job/d/'));
+  assert.deepEqual(sent.map((l) => l.bytes), [6 * MiB], 'only the file sent before the swap, with its own bytes');
+  // refused at the stat (a folder on the way is a symlink) or at the open (openBeneath)
+  assert.ok(r.logs.some((l) => /^(not uploading: a symlink|a folder on the way to this file is a symlink)/.test(String(l.msg))), r.stdout.slice(-3000));
   assert.deepEqual(await incompleteUploads(s3, bucket), []);
 });
