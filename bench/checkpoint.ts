@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     await ensureBucket(s3, bucket);
     const cp = await Checkpointer.open({
       client: s3, bucket, prefix: 'ck/', root: project, filter: { exclude: ['images/**'], ownFiles: [] },
-      concurrency: 64, partSize: 8 * MiB, partConcurrency: 4,
+      concurrency: 64, partSize: 8 * MiB, partConcurrency: 4, strandedUploadAgeMs: 24 * 3600_000,
     });
     const stage = async (name: string, files: Map<string, number>) => {
       const written = write(project, files);

@@ -29,6 +29,8 @@ export interface CheckpointerOptions {
   concurrency: number;
   partSize: number;
   partConcurrency: number;
+  /** a multipart upload older than this is stranded (--stranded-upload-age); younger ones may be a live peer's */
+  strandedUploadAgeMs: number;
   /** called after each file is captured (tests use it to change a file mid-checkpoint) */
   onCaptured?: ((rel: string) => void | Promise<void>) | undefined;
 }
@@ -82,8 +84,9 @@ export class Checkpointer {
     const last = manifests.at(-1);
     this.known = known;
     this.seq = (last?.seq ?? 0) + 1;
-    // multipart uploads of a sidecar that was killed mid-checkpoint: nothing of ours is in flight yet
-    await abortStrandedUploads(this.o.client, this.o.bucket, this.o.prefix);
+    // multipart uploads of a sidecar killed mid-checkpoint; a replacement pod's peer may still be
+    // checkpointing, and checkpoints keep no journal of upload ids, so only the age bound decides
+    await abortStrandedUploads(this.o.client, this.o.bucket, this.o.prefix, { journaled: new Map(), maxAgeMs: this.o.strandedUploadAgeMs });
     log.info({ checkpointPrefix: `s3://${this.o.bucket}/${this.o.prefix}`, storedObjects: known.size, newest: last?.key }, 'checkpoints enabled');
   }
 

@@ -56,6 +56,7 @@ export async function startRunCheckpoints(config: Config, holder: CredentialHold
       ownFiles: session.journal.header.ownFiles ?? [],
     },
     concurrency: config.uploadConcurrency, partSize: config.partSize, partConcurrency: config.partConcurrency,
+    strandedUploadAgeMs: config.strandedUploadAge,
   });
   const stopSignal = config.checkpointSignalFile ? await watchSignalFile(config.checkpointSignalFile, (stage, ns) => checkpointer.trigger(stage, ns)) : () => {};
   return {

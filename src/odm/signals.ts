@@ -2,9 +2,12 @@
 // - benchmark.txt gains "<stage> runtime: N seconds" after each stage (with ODM's --time): that
 //   stage's products are final, so they go up now instead of after the stable window;
 // - log.json is written once, at exit, with "success": the job is over.
-import { readFile, stat } from 'node:fs/promises';
+// Both are the job's to write, so both are read like untrusted input: never through a symlink,
+// never from a FIFO or device, never more than a cap (a job could point them at /dev/zero).
 import picomatch from 'picomatch';
 import { log } from '../log.js';
+import { readBounded } from '../util/open-beneath.js';
+import { RateLimitedLog } from '../util/rate-limited-log.js';
 import { parseBenchmark, parseLogJson, stageProducts } from './project.js';
 
 /** The project directory as the signals need it (the upload's output tree is one). */
@@ -26,6 +29,18 @@ export interface OdmSignalOptions {
 
 const LOG_JSON_RETRIES = 20;
 const LOG_JSON_RETRY_MS = 500;
+/** ODM's benchmark.txt is a few lines; its log.json a few hundred kB at most. */
+export const BENCHMARK_MAX_BYTES = 1024 ** 2;
+export const LOG_JSON_MAX_BYTES = 16 * 1024 ** 2;
+
+/** Refused reads are logged, at a rate a job rewriting the file in a loop cannot turn into a flood. */
+const refusals = new RateLimitedLog({ burst: 5, perMinute: 6 });
+
+function refused(file: string, err: unknown): void {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return;
+  refusals.warn({ file, err: (err as Error).message }, `not reading ${file}: not a regular file of bounded size (a symlink, FIFO, device, or too large)`);
+}
 
 export class OdmSignals {
   private stagesSeen = 0;
@@ -37,7 +52,7 @@ export class OdmSignals {
   /** benchmark.txt was written: act on each new complete stage line, in order. */
   benchmarkChanged(): Promise<void> {
     this.benchmarkBusy = this.benchmarkBusy.then(() => this.readBenchmark()).catch((err: unknown) => {
-      log.debug({ err: (err as Error).message }, 'cannot read benchmark.txt');
+      refused('benchmark.txt', err);
     });
     return this.benchmarkBusy;
   }
@@ -46,13 +61,17 @@ export class OdmSignals {
   async logJsonChanged(): Promise<void> {
     const path = this.o.tree.abs('log.json');
     for (let i = 0; i < LOG_JSON_RETRIES && !this.ended; i++) {
-      const st = await stat(path).catch(() => undefined);
-      if (!st) return;
-      if (st.mtime < this.o.notBefore) {
-        log.info({ mtime: st.mtime.toISOString() }, 'ignoring a log.json from before this job started (an earlier ODM run)');
+      let read: { text: string; mtime: Date };
+      try {
+        read = await readBounded(path, LOG_JSON_MAX_BYTES);
+      } catch (err) {
+        return refused('log.json', err);
+      }
+      if (read.mtime < this.o.notBefore) {
+        log.info({ mtime: read.mtime.toISOString() }, 'ignoring a log.json from before this job started (an earlier ODM run)');
         return;
       }
-      const parsed = parseLogJson(await readFile(path, 'utf8').catch(() => ''));
+      const parsed = parseLogJson(read.text);
       if (parsed) {
         this.ended = true;
         log.info({ success: parsed.success }, `ODM wrote log.json: the job has ended (${parsed.success ? 'success' : 'failed'})`);
@@ -64,7 +83,7 @@ export class OdmSignals {
   }
 
   private async readBenchmark(): Promise<void> {
-    const text = await readFile(this.o.tree.abs('benchmark.txt'), 'utf8');
+    const { text } = await readBounded(this.o.tree.abs('benchmark.txt'), BENCHMARK_MAX_BYTES);
     const complete = text.slice(0, text.lastIndexOf('\n') + 1);
     const stages = parseBenchmark(complete);
     if (stages.length < this.stagesSeen) this.stagesSeen = 0; // rewritten by a new ODM run

@@ -7,15 +7,21 @@
 //   the store reports one): Ceph RGW answers CompleteMultipartUpload with an empty ETag.
 // - A failed or cancelled multipart upload is aborted (lib-storage >= 3.1169 does this itself;
 //   we make sure its in-flight requests are cut first, so nothing is left to strand parts).
+// - Bytes are read, hashed and sent from one descriptor, proven unchanged before the object is
+//   made (local-read.ts): a file rewritten meanwhile leaves no torn object.
+import type { FileHandle } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import { AbortMultipartUploadCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import mime from 'mime-types';
 import { log } from '../log.js';
 import type { BufferPool } from '../util/buffer-pool.js';
 import type { ObjectPutter } from '../s3/object-put.js';
-import { openForUpload, sameSig, sigOf, type FileSig } from './output-tree.js';
+import type { FileSig } from './output-tree.js';
+import { FileChangedError, guardedClient, LocalFileError, LocalRead, type MultipartHooks } from './local-read.js';
+
+export { FileChangedError, LocalFileError };
 
 /** Small files go through the lean putter; multipart uploads and HeadObject through the SDK. */
 export interface UploadClients {
@@ -36,6 +42,8 @@ export interface UploadTarget {
    * before anything is sent) and no stat after the upload is needed.
    */
   sig?: FileSig;
+  /** how to open `path` (the output tree's walk that never leaves the dir); default: the path, no symlink */
+  open?: () => Promise<FileHandle>;
 }
 
 export interface UploadSettings {
@@ -58,33 +66,6 @@ export interface UploadOutcome {
   parts: number;
   /** the bytes sent were proven to be `sig`'s version (see UploadTarget.sig) */
   sigChecked: boolean;
-}
-
-/** The local file changed under us (shorter than stat'ed): upload it again once it is stable. */
-export class FileChangedError extends Error {
-  constructor(path: string, detail: string) {
-    super(`${path} changed during the upload (${detail})`);
-    this.name = 'FileChangedError';
-  }
-}
-
-/** Reading the local file failed (gone, permissions, a symlink swapped in): not the store's fault. */
-export class LocalFileError extends Error {
-  constructor(path: string, override readonly cause: NodeJS.ErrnoException) {
-    super(`cannot read ${path}: ${cause.message}`);
-    this.name = 'LocalFileError';
-  }
-  get code(): string | undefined {
-    return this.cause.code;
-  }
-}
-
-async function openLocal(path: string) {
-  try {
-    return await openForUpload(path);
-  } catch (err) {
-    throw new LocalFileError(path, err as NodeJS.ErrnoException);
-  }
 }
 
 /** The object in S3 does not match what was sent. */
@@ -124,7 +105,7 @@ export function crc32Base64(crc: number): string {
   return b.toString('base64');
 }
 
-export interface UploadHooks {
+export interface UploadHooks extends MultipartHooks {
   signal?: AbortSignal;
   /** where small-file bodies come from (and go back to) */
   buffers?: BufferPool;
@@ -151,22 +132,19 @@ async function uploadSingle(c: UploadClients, t: UploadTarget, s: UploadSettings
 }
 
 async function putFromBuffer(c: UploadClients, t: UploadTarget, s: UploadSettings, hooks: UploadHooks, body: Buffer): Promise<UploadOutcome> {
-  const fh = await openLocal(t.path);
+  const local = await LocalRead.open(t.path, t.sig, t.open);
   try {
     let off = 0;
     while (off < t.size) {
-      const { bytesRead } = await fh.read(body, off, t.size - off, off).catch((err: NodeJS.ErrnoException) => {
+      const { bytesRead } = await local.fh.read(body, off, t.size - off, off).catch((err: NodeJS.ErrnoException) => {
         throw new LocalFileError(t.path, err);
       });
       if (bytesRead === 0) throw new FileChangedError(t.path, `${off} of ${t.size} bytes left`);
       off += bytesRead;
     }
-    if (t.sig) {
-      const now = sigOf(await fh.stat({ bigint: true }));
-      if (!sameSig(now, t.sig)) throw new FileChangedError(t.path, 'size or mtime moved on while it was read');
-    }
+    await local.assertUnchanged();
   } finally {
-    await fh.close();
+    await local.close();
   }
   const crc = crc32Base64(crc32(body));
   const res = await c.putter.put({ bucket: t.bucket, key: t.key, body, contentType: contentTypeFor(t.key), crc32: crc }, hooks.signal);
@@ -189,8 +167,9 @@ class Crc32Tap extends Transform {
 
 async function uploadMultipart(client: S3Client, t: UploadTarget, s: UploadSettings, hooks: UploadHooks): Promise<UploadOutcome> {
   const partSize = partSizeFor(t.size, s.partSize, s.maxParts);
-  const fh = await openLocal(t.path);
-  const file = fh.createReadStream({ start: 0, end: t.size - 1, highWaterMark: 1024 * 1024 });
+  const local = await LocalRead.open(t.path, t.sig, t.open);
+  // autoClose off: the descriptor outlives the stream, for the fstat before the object is made
+  const file = local.fh.createReadStream({ start: 0, end: t.size - 1, highWaterMark: 1024 * 1024, autoClose: false });
   const tap = new Crc32Tap();
   file.on('error', (err) => tap.destroy(new LocalFileError(t.path, err)));
   file.pipe(tap);
@@ -203,7 +182,11 @@ async function uploadMultipart(client: S3Client, t: UploadTarget, s: UploadSetti
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
 
   const upload = new Upload({
-    client: scopedClient(client, hooks.signal),
+    client: guardedClient(client, hooks.signal, async () => {
+      // every byte read, none changed: only then may the parts become an object
+      if (tap.bytes !== t.size) throw new FileChangedError(t.path, `read ${tap.bytes} of ${t.size} bytes`);
+      await local.assertUnchanged();
+    }, hooks),
     params: { Bucket: t.bucket, Key: t.key, Body: tap, ContentLength: t.size, ContentType: contentTypeFor(t.key) },
     partSize,
     queueSize: s.partConcurrency,
@@ -220,29 +203,20 @@ async function uploadMultipart(client: S3Client, t: UploadTarget, s: UploadSetti
     // unreachable), the session's sweep of incomplete uploads retries it later.
     if (upload.uploadId) log.debug({ key: t.key, uploadId: upload.uploadId }, 'multipart upload failed and was aborted');
     if (hooks.signal?.aborted) throw hooks.signal.reason ?? err;
-    if (tap.bytes < t.size && file.destroyed) throw new FileChangedError(t.path, `read ${tap.bytes} of ${t.size} bytes`);
+    // the file ended early (truncated): its own error, whichever check of lib-storage or ours saw it first
+    if (tap.bytes < t.size && file.readableEnded) throw new FileChangedError(t.path, `read ${tap.bytes} of ${t.size} bytes`);
     throw err;
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
     file.destroy();
-    await fh.close().catch(() => {});
+    await local.close();
   }
   if (tap.bytes !== t.size) throw new FileChangedError(t.path, `read ${tap.bytes} of ${t.size} bytes`);
   const crc = crc32Base64(tap.crc);
   const parts = Math.ceil(t.size / partSize);
   const etag = await verify(client, t, parts, crc, hooks.signal);
-  return { etag, crc32: crc, parts, sigChecked: false };
-}
-
-/**
- * The client lib-storage sees: every request carries our abort signal (so a cancel cuts the
- * parts in flight at once) except AbortMultipartUpload, which must still go out after a cancel.
- */
-function scopedClient(client: S3Client, signal: AbortSignal | undefined): S3Client {
-  if (!signal) return client;
-  const send = ((cmd: Parameters<S3Client['send']>[0], opts?: object) =>
-    cmd instanceof AbortMultipartUploadCommand ? client.send(cmd, opts) : client.send(cmd, { ...opts, abortSignal: signal })) as S3Client['send'];
-  return Object.create(client, { send: { value: send } }) as S3Client;
+  // the descriptor matched `sig` at open and did not move until the object was made
+  return { etag, crc32: crc, parts, sigChecked: t.sig !== undefined };
 }
 
 /** HeadObject: the size must match, a multipart ETag must name the part count, a full-object CRC32 (when reported) must match. */

@@ -4,7 +4,9 @@
 //
 // Format: JSON lines. The first line is a header naming the destination; every later line
 // records one upload ({"p":...}) or one removal ({"p":...,"rm":1}); the last record for a
-// path wins. Appending one line per upload keeps a 100k-file job at O(1) per upload; the file
+// path wins. Multipart uploads in flight are recorded too ({"u":UploadId,"k":key,"o":owner},
+// then {"u":...,"rm":1}), so an incomplete upload can be told to be this journal's (see
+// stranded.ts); older versions skip those lines. Appending one line per upload keeps a 100k-file job at O(1) per upload; the file
 // is compacted (rewritten atomically) when opened. A line cut short by a crash is ignored, so
 // the worst a crash costs is re-uploading the files of the lines it lost.
 import { open, readFile, type FileHandle } from 'node:fs/promises';
@@ -36,6 +38,14 @@ interface Header {
 
 type Line = { p: string; rm?: 1 } & Partial<JournalEntry>;
 
+/** A multipart upload this journal's writer started and has not seen end. */
+export interface OpenUpload {
+  key: string;
+  /** who started it: "<hostname>/<pid>/<run id>" (see stranded.ts) */
+  owner: string;
+}
+type UploadLine = { u: string; k?: string; o?: string; rm?: 1 };
+
 /** fsync at most this often: a kill -9 keeps everything written (page cache); only a node crash loses the tail. */
 const SYNC_INTERVAL_MS = 1000;
 
@@ -43,6 +53,8 @@ export class Journal {
   private fh: FileHandle | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
+
+  private readonly open = new Map<string, OpenUpload>();
 
   private constructor(readonly path: string, readonly header: Header, private readonly entries: Map<string, JournalEntry>) {}
 
@@ -70,6 +82,7 @@ export class Journal {
     } catch {
       if (text) log.warn({ journal: path }, 'journal header unreadable; starting a new one');
     }
+    const uploads = new Map<string, OpenUpload>();
     if (header) {
       for (const raw of lines.slice(1)) {
         if (!raw) continue;
@@ -78,6 +91,12 @@ export class Journal {
           l = JSON.parse(raw) as Line;
         } catch {
           continue; // a line cut short by a crash
+        }
+        const u = l as unknown as UploadLine;
+        if (typeof u.u === 'string') {
+          if (u.rm) uploads.delete(u.u);
+          else uploads.set(u.u, { key: String(u.k ?? ''), owner: String(u.o ?? '') });
+          continue;
         }
         if (typeof l.p !== 'string') continue;
         if (l.rm) entries.delete(l.p);
@@ -89,6 +108,7 @@ export class Journal {
     header ??= { s3sidecarJournal: 1, bucket, prefix, startedAt: now.toISOString() };
     header.ownFiles = [...new Set([...knownOwn, ...ownFiles])].sort();
     const j = new Journal(path, header, entries);
+    for (const [id, u] of uploads) j.open.set(id, u);
     await j.compact();
     return j;
   }
@@ -115,6 +135,22 @@ export class Journal {
     return this.append({ p: rel, rm: 1 });
   }
 
+  /** Multipart uploads recorded as started and not yet ended (UploadId → key, owner). */
+  openUploads(): Map<string, OpenUpload> {
+    return new Map(this.open);
+  }
+
+  /** A multipart upload was started: on disk before its parts go out. */
+  uploadStarted(id: string, u: OpenUpload): Promise<void> {
+    this.open.set(id, u);
+    return this.append({ u: id, k: u.key, o: u.owner });
+  }
+
+  uploadEnded(id: string): Promise<void> {
+    if (!this.open.delete(id)) return Promise.resolve();
+    return this.append({ u: id, rm: 1 });
+  }
+
   /** Write everything out and fsync. */
   async flush(): Promise<void> {
     await this.writing;
@@ -130,12 +166,13 @@ export class Journal {
   }
 
   private async compact(): Promise<void> {
-    const body = [JSON.stringify(this.header), ...this.all().map(([p, e]) => JSON.stringify({ p, ...e }))].join('\n') + '\n';
+    const uploads = [...this.open].map(([u, o]) => JSON.stringify({ u, k: o.key, o: o.owner }));
+    const body = [JSON.stringify(this.header), ...this.all().map(([p, e]) => JSON.stringify({ p, ...e })), ...uploads].join('\n') + '\n';
     await atomicWrite(this.path, body, { mode: 0o600 });
     this.fh = await open(this.path, 'a', 0o600);
   }
 
-  private append(line: Line): Promise<void> {
+  private append(line: Line | UploadLine): Promise<void> {
     // Serialised: appends of one writer never interleave, and flush() can wait for them.
     this.writing = this.writing.then(async () => {
       await this.fh?.appendFile(JSON.stringify(line) + '\n');

@@ -2,13 +2,17 @@
 // (which is also their key below the output prefix) and a signature (size + mtime in ns) that
 // says whether a file changed since it was uploaded.
 // Symlinks: a link whose target resolves inside the output dir is uploaded with the target's
-// bytes; one that leaves the dir (or dangles) is skipped; linked folders are never walked.
-import { constants, type BigIntStats } from 'node:fs';
-import { lstat, open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+// bytes; one that leaves the dir (or dangles) is skipped; linked folders are never walked, and a
+// folder on the way to a file that has become a symlink makes the file no candidate at all.
+// The job may swap anything between a stat here and the read: files are opened through
+// openBeneath (no symlink on any component, no FIFO or device), and read from that descriptor.
+import type { BigIntStats } from 'node:fs';
+import { lstat, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
 import { log } from '../log.js';
 import type { OutputFilter } from './filter.js';
 import { checkRelativePath, pathToKey } from '../util/keys.js';
+import { openBeneath } from '../util/open-beneath.js';
 
 export interface FileSig {
   size: number;
@@ -53,14 +57,33 @@ export class OutputTree {
     return join(this.root, ...rel.split('/'));
   }
 
-  private async rootReal(): Promise<string> {
+  /** What the root resolved to at the first call (the session makes that at its start). */
+  async rootReal(): Promise<string> {
     this.realRoot ??= await realpath(this.root);
     return this.realRoot;
   }
 
-  private warnOnce(rel: string, msg: string): void {
-    if (this.warned.has(rel)) return;
-    this.warned.add(rel);
+  /** The folder holding `rel` still resolves to where it should: no folder on the way became a symlink. */
+  private async parentInside(rel: string): Promise<boolean> {
+    const parts = rel.split('/').slice(0, -1);
+    const root = await this.rootReal();
+    const real = await realpath(join(this.root, ...parts)).catch(() => undefined);
+    return real === join(root, ...parts);
+  }
+
+  /**
+   * Open a candidate for reading, never leaving the output dir (see openBeneath): the file
+   * itself, or the in-dir target of a symlink that stat() resolved.
+   */
+  async open(file: LocalFile): Promise<FileHandle> {
+    const root = await this.rootReal();
+    const inside = file.path.startsWith(root + sep) ? relative(root, file.path) : relative(this.root, file.path);
+    return openBeneath(this.root, root, inside.split(sep));
+  }
+
+  private warnOnce(rel: string, msg: string, key = rel): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
     log.warn({ path: rel }, msg);
   }
 
@@ -75,6 +98,11 @@ export class OutputTree {
     try {
       st = await lstat(abs, { bigint: true });
     } catch {
+      return undefined;
+    }
+    if (!st.isFile() && !st.isSymbolicLink()) return undefined;
+    if (!(await this.parentInside(rel))) {
+      this.warnOnce(rel, 'a folder on the way to this file is a symlink now (or was replaced); not following it');
       return undefined;
     }
     if (st.isFile()) return { rel, path: abs, sig: sigOf(st) };
@@ -99,15 +127,23 @@ export class OutputTree {
     }
   }
 
-  /** Every upload candidate below the root (pruned folders and linked folders are not walked). */
-  async scan(under = ''): Promise<LocalFile[]> {
+  /**
+   * Every upload candidate below the root (pruned folders and linked folders are not walked).
+   * A folder that cannot be read for any reason but being gone is put in `unreadable` (relative
+   * path, '' for the root, → error code): nothing known about what is below it.
+   */
+  async scan(under = '', unreadable?: Map<string, string>): Promise<LocalFile[]> {
     const out: LocalFile[] = [];
     const walk = async (dirRel: string): Promise<void> => {
       let entries;
       try {
         entries = await readdir(dirRel ? this.abs(dirRel) : this.root, { withFileTypes: true });
-      } catch {
-        return; // vanished while walking (ODM removes scratch folders)
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+        if (code === 'ENOENT') return; // vanished while walking (ODM removes scratch folders)
+        unreadable?.set(dirRel, code);
+        this.warnOnce(dirRel || '.', `cannot read a folder (${code}): its files are not uploaded and none of their objects is deleted`, `${dirRel}/\0${code}`);
+        return;
       }
       for (const e of entries) {
         const rel = dirRel ? `${dirRel}/${e.name}` : e.name;
@@ -131,12 +167,4 @@ export class OutputTree {
     }
     return out;
   }
-}
-
-/**
- * Open a candidate for reading without following a symlink that was swapped in after the scan
- * (the path is the file itself or an already-resolved target inside the dir).
- */
-export async function openForUpload(path: string): Promise<FileHandle> {
-  return open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
 }

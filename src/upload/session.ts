@@ -3,7 +3,7 @@
 // clean up, manifest last, exit code.
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { OPTIONS, optionName, required, type Config, type OptionKey } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import { EXIT } from '../exit-codes.js';
@@ -11,13 +11,13 @@ import { log } from '../log.js';
 import { storeOf } from '../s3/providers.js';
 import { OutputFilter } from './filter.js';
 import { Journal } from './journal.js';
-import { mtimeIso, putManifest, type Manifest } from './manifest.js';
+import { mtimeIso, putInProgress, putManifest, type Manifest } from './manifest.js';
 import { ObjectPutter } from '../s3/object-put.js';
 import { OutputTree, sameSig, type LocalFile } from './output-tree.js';
 import { createS3Client } from '../s3/sdk-client.js';
-import { errorCode } from '../s3/errors.js';
 import { parseS3Uri, type S3Location } from '../config/s3-uri.js';
-import { abortStrandedUploads } from './stranded.js';
+import { abortStrandedUploads, type StrandedPolicy } from './stranded.js';
+import { deleteRemoved } from './delete-removed.js';
 import { sendBodiesUnsigned } from '../s3/unsigned-payload.js';
 import { describe } from '../s3/retry.js';
 import { isTransient, Uploader } from './uploader.js';
@@ -81,9 +81,37 @@ export class OutputSession {
       maxSockets: config.uploadConcurrency, socketTimeoutMs: 120_000, maxAttempts: 3, signPayload: config.signPayload,
     });
     log.info({ outputDir: root, destination: `s3://${dest.bucket}/${dest.prefix}`, preset: config.preset, journal: journalPath, alreadyUploaded: journal.size }, 'output session started');
-    // Nothing of ours is in flight yet: whatever is incomplete was left by an earlier run.
-    await abortStrandedUploads(client, dest.bucket, dest.prefix);
-    return new OutputSession(config, root, dest, client, putter, new OutputTree(root, filter), journal);
+    const tree = new OutputTree(root, filter);
+    // what the root is now: a root swapped for a symlink later is never read through (openBeneath)
+    await tree.rootReal();
+    const session = new OutputSession(config, root, dest, client, putter, tree, journal);
+    await session.markInProgress();
+    // Nothing of ours is in flight yet: what is incomplete and stranded was left by an earlier run.
+    await abortStrandedUploads(client, dest.bucket, dest.prefix, session.strandedPolicy());
+    return session;
+  }
+
+  /** Incomplete uploads that are ours or a dead sidecar's, or older than --stranded-upload-age. */
+  private strandedPolicy(): StrandedPolicy {
+    return {
+      journaled: this.journal.openUploads(),
+      maxAgeMs: this.config.strandedUploadAge,
+      onGone: (id) => void this.journal.uploadEnded(id),
+    };
+  }
+
+  /**
+   * Replace the manifest with an in-progress marker before the first upload: an earlier run's
+   * manifest must not vouch for a prefix being rewritten. (The final manifest replaces it.)
+   */
+  private async markInProgress(): Promise<void> {
+    const key = this.dest.prefix + this.config.manifestKey;
+    try {
+      await putInProgress(this.client, this.dest.bucket, key, { bucket: this.dest.bucket, prefix: this.dest.prefix, startedAt: this.journal.header.startedAt, markedAt: new Date().toISOString() });
+      log.info({ key }, 'manifest marked in progress');
+    } catch (err) {
+      log.error({ key, err: describe(err) }, 'could not mark the manifest in progress (an earlier manifest stays until the final one)');
+    }
   }
 
   /** Scan the whole tree and queue every file that is new or changed since its journal entry. */
@@ -123,10 +151,13 @@ export class OutputSession {
       cut.dispose();
     }
     const cleanup = deadlineSignal(o.deadline, 0);
-    await abortStrandedUploads(this.client, this.dest.bucket, this.dest.prefix, cleanup.signal);
-    const files = await this.tree.scan();
-    if (!incomplete && this.config.deleteRemoved) await this.deleteRemoved(files, cleanup.signal);
-    const manifest = this.manifest(files, o, incomplete ? left : []);
+    await abortStrandedUploads(this.client, this.dest.bucket, this.dest.prefix, this.strandedPolicy(), cleanup.signal);
+    const unreadable = new Map<string, string>();
+    const files = await this.tree.scan('', unreadable);
+    if (!incomplete && this.config.deleteRemoved) {
+      await deleteRemoved({ client: this.client, bucket: this.dest.bucket, prefix: this.dest.prefix, tree: this.tree, journal: this.journal, files, unreadable, signal: cleanup.signal });
+    }
+    const manifest = this.manifest(files, o, incomplete ? left : [], unreadable);
     const manifestOk = await this.putManifestWithRetries(manifest, cleanup.signal);
     cleanup.dispose();
     await this.journal.close();
@@ -183,29 +214,8 @@ export class OutputSession {
     return true;
   }
 
-  /** Objects we uploaded whose files are gone (ODM renames intermediates) go too, so the prefix mirrors the dir. */
-  private async deleteRemoved(files: LocalFile[], signal: AbortSignal): Promise<void> {
-    const present = new Set(files.map((f) => f.rel));
-    const gone = this.journal.all().filter(([rel]) => !present.has(rel)).map(([rel]) => rel);
-    if (gone.length === 0) return;
-    if (files.length === 0) {
-      log.warn({ journaled: this.journal.size }, 'the output dir has no files at all; not deleting anything from S3 (is the volume mounted?)');
-      return;
-    }
-    for (const rel of gone) {
-      const key = this.dest.prefix + rel;
-      try {
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.dest.bucket, Key: key }), { abortSignal: signal });
-        await this.journal.remove(rel);
-        log.info({ key }, 'deleted an object whose file is gone');
-      } catch (err) {
-        log.warn({ key, err: describe(err) }, 'could not delete an object whose file is gone (it stays, but is not in the manifest)');
-        if (errorCode(err) === 'AccessDenied' || signal.aborted) return;
-      }
-    }
-  }
-
-  private manifest(files: LocalFile[], o: FinishOptions, pendingAtStop: string[]): Manifest {
+  /** `unreadable`: folders the final scan could not read; the output is not known complete. */
+  private manifest(files: LocalFile[], o: FinishOptions, pendingAtStop: string[], unreadable: Map<string, string>): Manifest {
     const landed: Manifest['files'] = [];
     const notLanded: string[] = [];
     for (const f of files) {
@@ -217,6 +227,8 @@ export class OutputSession {
       }
     }
     const failed = notLanded.filter((rel) => this.uploader.failed.has(rel)).map((rel) => ({ path: rel, error: this.uploader.failed.get(rel)! }));
+    for (const [dir, code] of unreadable) failed.push({ path: `${dir || '.'}/`, error: `cannot read the folder (${code})` });
+    const complete = notLanded.length === 0 && pendingAtStop.length === 0 && unreadable.size === 0;
     const pending = [...new Set([...pendingAtStop, ...notLanded.filter((rel) => !this.uploader.failed.has(rel))])].sort();
     return {
       version: 1,
@@ -225,7 +237,8 @@ export class OutputSession {
       prefix: this.dest.prefix,
       startedAt: this.journal.header.startedAt,
       endedAt: new Date().toISOString(),
-      complete: notLanded.length === 0 && pendingAtStop.length === 0,
+      status: complete ? 'complete' : 'incomplete',
+      complete,
       jobSuccess: o.jobSuccess,
       endedBy: o.endedBy,
       files: landed,

@@ -15,6 +15,7 @@ import type { Journal } from './journal.js';
 import { keyFor, sameSig, type FileSig, type LocalFile, type OutputTree } from './output-tree.js';
 import { FileChangedError, isMultipart, LocalFileError, partSizeFor, uploadFile, type UploadSettings } from './file-upload.js';
 import { backoffDelay } from '../util/backoff.js';
+import { SELF } from './stranded.js';
 
 export interface UploaderOptions {
   client: S3Client;
@@ -214,6 +215,8 @@ export class Uploader {
         }
         if (err instanceof LocalFileError) {
           if (err.code === 'ENOENT') return; // deleted (or renamed away) between stat and open
+          // not a regular file inside the output dir any more: not uploaded, not a failure
+          if (err.swapped) return void log.warn({ path: rel, err: err.message }, 'not uploading: a symlink, FIFO or device is in the way now');
           log.error({ path: rel, err: err.message }, 'cannot read the file');
           this.fail(rel, err.message);
           return;
@@ -238,9 +241,12 @@ export class Uploader {
     const started = performance.now();
     try {
       if (signal.aborted) throw signal.reason;
-      const out = await uploadFile(this.o, { bucket: this.o.bucket, key, path: file.path, size: file.sig.size, sig: file.sig }, s, {
+      const open = () => this.o.tree.open(file);
+      const out = await uploadFile(this.o, { bucket: this.o.bucket, key, path: file.path, size: file.sig.size, sig: file.sig, open }, s, {
         signal,
         buffers: this.buffers,
+        onStarted: (id, k) => this.o.journal.uploadStarted(id, { key: k, owner: SELF }),
+        onEnded: (id) => void this.o.journal.uploadEnded(id),
         onPart: (part, loaded, total) => log.debug({ key, part, loaded, total }, 'part uploaded'),
       });
       // Landed; but if the file moved on while we read it, S3 holds a mix: upload again.

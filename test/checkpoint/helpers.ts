@@ -33,7 +33,7 @@ export function snapshotTree(dir: string, skip: readonly string[] = ['images', '
 export function openCheckpointer(s3: S3Client, bucket: string, prefix: string, root: string, extra: Partial<CheckpointerOptions> = {}): Promise<Checkpointer> {
   return Checkpointer.open({
     client: s3, bucket, prefix, root, filter: { exclude: ['images/**'], ownFiles: [] },
-    concurrency: 16, partSize: 5 * 1024 * 1024, partConcurrency: 2, ...extra,
+    concurrency: 16, partSize: 5 * 1024 * 1024, partConcurrency: 2, strandedUploadAgeMs: 24 * 3600_000, ...extra,
   });
 }
 

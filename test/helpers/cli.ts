@@ -28,8 +28,9 @@ export interface Running {
   waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
 }
 
-export function startCli(args: string[], env: NodeJS.ProcessEnv): Running {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `as`: run the child as another user (tests that need permissions to bite, which root bypasses) */
+export function startCli(args: string[], env: NodeJS.ProcessEnv, as: { uid?: number; gid?: number } = {}): Running {
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], ...as });
   let out = '';
   let err = '';
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];

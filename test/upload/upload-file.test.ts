@@ -11,7 +11,7 @@ import { CreateMultipartUploadCommand, HeadObjectCommand, UploadPartCommand } fr
 import { Upload } from '@aws-sdk/lib-storage';
 import { loadConfig } from '../../src/config.js';
 import { createS3Client } from '../../src/s3/sdk-client.js';
-import { abortStrandedUploads } from '../../src/upload/stranded.js';
+import { abortStrandedUploads, SELF } from '../../src/upload/stranded.js';
 import { sendBodiesUnsigned } from '../../src/s3/unsigned-payload.js';
 import { ObjectPutter } from '../../src/s3/object-put.js';
 import { FileChangedError, uploadFile, type UploadClients, type UploadSettings } from '../../src/upload/file-upload.js';
@@ -113,12 +113,26 @@ test('cancel mid-upload: parts in flight are cut, the multipart upload is aborte
   await assert.rejects(admin.send(new HeadObjectCommand({ Bucket: bucket, Key: 'cancelled.bin' })));
 });
 
-test('an upload stranded by a dead client is found and aborted by the sweep', async (t) => {
+test('the sweep aborts uploads its journal shows stranded, or old ones; never a fresh one a live peer may be sending', async (t) => {
   const { lab, s3: admin, bucket } = await labFixture(t, 'sweep');
-  await admin.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'job/left-behind.tif' }));
-  await admin.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'other-job/not-ours.tif' }));
+  const start = (Key: string) => admin.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key })).then((r) => r.UploadId!);
+  const ours = await start('job/left-behind.tif');
+  const deadPeer = await start('job/dead-peer.tif');
+  await start('job/live-peer.tif');
+  await start('other-job/not-ours.tif');
+  const journaled = new Map([
+    [ours, { key: 'job/left-behind.tif', owner: SELF }],
+    // a process of this host that no longer exists (pid far above any pid_max)
+    [deadPeer, { key: 'job/dead-peer.tif', owner: `${SELF.split('/')[0]}/4999999/0000` }],
+  ]);
+  const gone: string[] = [];
   const c = sidecarClients(t, lab);
-  assert.equal(await abortStrandedUploads(c.client, bucket, 'job/'), 1);
+  const policy = { journaled, maxAgeMs: 3_600_000, onGone: (id: string) => gone.push(id) };
+  assert.equal(await abortStrandedUploads(c.client, bucket, 'job/', policy), 2);
+  assert.deepEqual((await incompleteUploads(admin, bucket)).sort(), ['job/live-peer.tif', 'other-job/not-ours.tif']);
+  assert.deepEqual(gone.sort(), [ours, deadPeer].sort());
+  // an hour later, nobody's journal vouches for the rest: stranded by age
+  assert.equal(await abortStrandedUploads(c.client, bucket, 'job/', { ...policy, now: Date.now() + 3_600_001 }), 1);
   assert.deepEqual(await incompleteUploads(admin, bucket), ['other-job/not-ours.tif']);
-  await abortStrandedUploads(c.client, bucket, 'other-job/');
+  await abortStrandedUploads(c.client, bucket, 'other-job/', { journaled: new Map(), maxAgeMs: -1 });
 });

@@ -66,6 +66,10 @@ export const uploadOptions = {
     flag: 'delete-removed', env: 'SIDECAR_DELETE_REMOVED', group: 'upload', default: true,
     help: 'At the final pass, delete objects this sidecar uploaded whose files are gone (renamed intermediates), so the prefix mirrors the output dir. Never touches keys it did not upload. Needs s3:DeleteObject.',
   }),
+  strandedUploadAge: duration({
+    flag: 'stranded-upload-age', env: 'SIDECAR_STRANDED_UPLOAD_AGE', group: 'upload', default: 24 * 3_600_000,
+    help: "Abort an incomplete multipart upload below the output prefix that no journal shows to be this sidecar's or a dead one's only once it was started longer ago than this (a second sidecar on the prefix may still be sending it).",
+  }),
   gracePeriod: duration({
     flag: 'grace-period', env: 'SIDECAR_GRACE_PERIOD', group: 'upload', default: 25_000,
     help: "After SIGTERM, finish within this long (keep it under the pod's terminationGracePeriodSeconds); what is left is aborted and reported.",

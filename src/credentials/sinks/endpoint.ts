@@ -12,6 +12,7 @@ import { metrics } from '../../metrics.js';
 import { atomicWrite } from '../../util/atomic-write.js';
 import type { CredentialHolder, Credentials } from '../types.js';
 import type { FileOptions } from './file-options.js';
+import { RateLimitedLog } from '../../util/rate-limited-log.js';
 
 export interface EndpointOptions {
   /** host:port; port 0 picks a free one */
@@ -45,13 +46,15 @@ export async function startEndpoint(opts: EndpointOptions): Promise<Endpoint> {
     throw new ConfigError(optionName('endpointTokenFile'), `cannot write ${opts.tokenFile}: ${(err as Error).message}`);
   }
   const expected = digest(token);
+  const refusals = new RateLimitedLog({ burst: 10, perMinute: 12 });
 
   const server = createServer((req, res) => {
     const status = answer(req, res, expected, opts.holder);
     metrics.endpointRequests.inc({ status: String(status) });
     const fields = { status, method: req.method, path: req.url, remote: req.socket.remoteAddress };
     if (status === 200) log.debug(fields, 'credentials endpoint request');
-    else log.warn(fields, 'credentials endpoint refused a request');
+    // a job hammering the endpoint with bad tokens must not flood the log (the metric counts all)
+    else refusals.warn(fields, 'credentials endpoint refused a request');
   });
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;

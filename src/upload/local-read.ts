@@ -1,0 +1,116 @@
+// The descriptor an upload reads from, and the proof that what was read is one version of the
+// file. The job may truncate or rewrite a file at any time; S3 must never end up with a mix.
+// - At open, fstat must match the signature the caller stat'ed (else the file already moved on).
+// - Before anything becomes an object (the single PutObject, or lib-storage's
+//   CompleteMultipartUpload / its PutObject for a one-part body) every byte must have been read
+//   and fstat on the same descriptor must still show the same size, mtime and ctime (ctime: a
+//   rewrite that puts the old mtime back still moves it). Otherwise the upload is aborted
+//   (FileChangedError) and sent again once the file settles.
+// - The client lib-storage sees reports each multipart UploadId it starts and ends, so the
+//   journal knows which incomplete uploads are this sidecar's own.
+import type { BigIntStats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, type S3Client,
+} from '@aws-sdk/client-s3';
+import { NOT_REGULAR, openRegularNoFollow } from '../util/open-beneath.js';
+import { errorCode } from '../s3/errors.js';
+
+/** The local file changed under us (shorter than stat'ed, or rewritten): upload it again once it is stable. */
+export class FileChangedError extends Error {
+  constructor(path: string, detail: string) {
+    super(`${path} changed during the upload (${detail})`);
+    this.name = 'FileChangedError';
+  }
+}
+
+/** Reading the local file failed (gone, permissions, a symlink swapped in): not the store's fault. */
+export class LocalFileError extends Error {
+  constructor(path: string, override readonly cause: NodeJS.ErrnoException) {
+    super(`cannot read ${path}: ${cause.message}`);
+    this.name = 'LocalFileError';
+  }
+  get code(): string | undefined {
+    return this.cause.code;
+  }
+  /** openBeneath refused: the path leads outside the dir, or to no regular file */
+  get swapped(): boolean {
+    return ['ELOOP', 'ENOTDIR', NOT_REGULAR, 'ESTALE'].includes(this.code ?? '');
+  }
+}
+
+export interface ExpectedSig {
+  size: number;
+  mtimeNs: string;
+}
+
+/** An open file and what fstat said of it when opened. */
+export class LocalRead {
+  private constructor(readonly fh: FileHandle, readonly path: string, private readonly at: BigIntStats) {}
+
+  /** Open via `opener` (or the path itself, no symlink, regular files only); `sig`: what the caller stat'ed. */
+  static async open(path: string, sig: ExpectedSig | undefined, opener?: () => Promise<FileHandle>): Promise<LocalRead> {
+    let fh: FileHandle;
+    try {
+      fh = await (opener ? opener() : openRegularNoFollow(path));
+    } catch (err) {
+      throw new LocalFileError(path, err as NodeJS.ErrnoException);
+    }
+    const st = await fh.stat({ bigint: true });
+    if (sig && (Number(st.size) !== sig.size || st.mtimeNs.toString() !== sig.mtimeNs)) {
+      await fh.close().catch(() => {});
+      throw new FileChangedError(path, 'size or mtime moved on before it was opened');
+    }
+    return new LocalRead(fh, path, st);
+  }
+
+  /** Throws FileChangedError unless size, mtime and ctime are what they were at open. */
+  async assertUnchanged(): Promise<void> {
+    const now = await this.fh.stat({ bigint: true });
+    if (now.size !== this.at.size || now.mtimeNs !== this.at.mtimeNs || now.ctimeNs !== this.at.ctimeNs) {
+      throw new FileChangedError(this.path, 'size, mtime or ctime moved on while it was read');
+    }
+  }
+
+  close(): Promise<void> {
+    return this.fh.close().catch(() => {});
+  }
+}
+
+export interface MultipartHooks {
+  /** a multipart upload was started: resolved before any part goes out */
+  onStarted?: (uploadId: string, key: string) => Promise<void>;
+  /** completed or aborted: no longer anyone's to clean up */
+  onEnded?: (uploadId: string) => void;
+}
+
+/**
+ * The client lib-storage sees: every request carries our abort signal (so a cancel cuts the
+ * parts in flight at once) except AbortMultipartUpload, which must still go out after a cancel;
+ * `beforeCommit` runs before the request that would make an object; UploadIds are reported.
+ */
+export function guardedClient(client: S3Client, signal: AbortSignal | undefined, beforeCommit: () => Promise<void>, hooks: MultipartHooks = {}): S3Client {
+  const send = (async (cmd: Parameters<S3Client['send']>[0], opts?: object) => {
+    if (cmd instanceof AbortMultipartUploadCommand) {
+      const id = cmd.input.UploadId;
+      try {
+        const out = await client.send(cmd, opts);
+        if (id) hooks.onEnded?.(id);
+        return out;
+      } catch (err) {
+        if (id && errorCode(err) === 'NoSuchUpload') hooks.onEnded?.(id);
+        throw err;
+      }
+    }
+    const scoped = signal ? { ...opts, abortSignal: signal } : opts;
+    if (cmd instanceof CompleteMultipartUploadCommand || cmd instanceof PutObjectCommand) await beforeCommit();
+    const out = await client.send(cmd, scoped);
+    if (cmd instanceof CreateMultipartUploadCommand) {
+      const id = (out as { UploadId?: string }).UploadId;
+      if (id) await hooks.onStarted?.(id, cmd.input.Key ?? '');
+    }
+    if (cmd instanceof CompleteMultipartUploadCommand && cmd.input.UploadId) hooks.onEnded?.(cmd.input.UploadId);
+    return out;
+  }) as S3Client['send'];
+  return Object.create(client, { send: { value: send } }) as S3Client;
+}
