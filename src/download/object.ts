@@ -10,7 +10,8 @@ import { lstat, open, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CREATE_NOFOLLOW } from '../util/keys.js';
-import { VerifyError, withRetries, type RetryContext } from '../s3/retry.js';
+import { VerifyError } from '../s3/errors.js';
+import { withRetries, type WatchedRetry } from '../s3/retry.js';
 import { FileSink, type FileSinkOptions } from './file-sink.js';
 import type { ObjectGetter, ObjectHead } from '../s3/object-get.js';
 import type { BufferPool } from '../util/buffer-pool.js';
@@ -38,7 +39,7 @@ export interface FetchContext {
   getter: ObjectGetter;
   /** bodies below SMALL_OBJECT_BYTES are gathered in these (a fresh buffer per object doubled the RSS) */
   buffers: BufferPool;
-  retry: RetryContext;
+  retry: WatchedRetry;
   rangeThreshold: number;
   rangeSize: number;
   rangeConcurrency: number;

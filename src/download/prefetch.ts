@@ -22,7 +22,7 @@ import { extractPending, type PendingArchive } from './pending-archives.js';
 import type { PrefetchSummary, SourceSummary } from './summary.js';
 import { listObjects, type ListedObject } from '../s3/list.js';
 import type { ObjectGetter } from '../s3/object-get.js';
-import { describe, type RetryContext, type ServerWatch } from '../s3/retry.js';
+import { describe, RETRY_POLICIES, type WatchedRetry, type ServerWatch } from '../s3/retry.js';
 import { SMALL_OBJECT_BYTES } from './small-file.js';
 import { formatS3Uri, parseS3Uri, type S3Location } from '../config/s3-uri.js';
 
@@ -69,7 +69,7 @@ class Prefetch {
   private readonly dirs: DirMaker;
   private readonly layout: Layout;
   private readonly filter: KeyFilter;
-  private readonly retry: RetryContext;
+  private readonly retry: WatchedRetry;
   private readonly fetch: FetchContext;
   private readonly archives: PendingArchive[] = [];
   /** an empty target dir needs no "is it already there?" lstat per object */
@@ -87,7 +87,7 @@ class Prefetch {
       maxDepth: c.maxDepth,
     });
     this.retry = {
-      retries: c.downloadRetries, watch: input.watch, signal: input.signal,
+      ...RETRY_POLICIES.download(c.downloadRetries), watch: input.watch, signal: input.signal,
       onRetry: (err, attempt, delayMs, what, counted) => {
         // a silent server makes every request retry: the ServerWatch speaks for those, once
         const level = counted ? 'warn' : 'debug';

@@ -9,7 +9,7 @@
 // Kept from the SDK's behaviour: path-style for custom endpoints, virtual-hosted buckets on AWS,
 // the key encoding S3 signs (each segment URI-encoded, "/" kept), a clock corrected from the
 // server's Date after RequestTimeTooSkewed, and one refresh-and-retry when the session is
-// rejected as expired (isExpiredSessionError in s3-errors.ts, as the SDK client does).
+// rejected as expired (withSession in classify.ts, the path the SDK client takes too).
 import * as http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 // node:https (and TLS) is loaded only for an https endpoint: about 0.1 s of CPU saved otherwise
@@ -18,7 +18,7 @@ import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';
 import { Http1Pool, type BodyHandler, type Http1Head, type Http1Response } from './http1.js';
 import { md5ReadBuffers } from './md5/offload.js';
-import { errorCode, isExpiredSessionError } from './errors.js';
+import { withSession } from './classify.js';
 import { canonicalQuery, EMPTY_SHA256, signRequest, uriEncode } from './sigv4.js';
 
 /** Errors shaped like the SDK's, so errorCode() / httpStatus() / classify() read them the same way. */
@@ -95,21 +95,17 @@ export class S3Http {
   }
 
   /** A skewed clock or an expired session is corrected once and the request retried. */
-  private async corrected<T>(attempt: () => Promise<T>): Promise<T> {
-    const used = this.holder.current();
-    try {
-      return await attempt();
-    } catch (err) {
-      if (err instanceof S3HttpError && err.serverDate && /RequestTimeTooSkewed|RequestExpired/.test(err.Code)) {
+  private corrected<T>(attempt: () => Promise<T>): Promise<T> {
+    return withSession(this.holder, async () => {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!(err instanceof S3HttpError && err.serverDate && /RequestTimeTooSkewed|RequestExpired/.test(err.Code))) throw err;
         this.clockOffsetMs = err.serverDate.getTime() - Date.now();
         log.warn({ offsetMs: this.clockOffsetMs }, `the S3 server's clock is ${Math.round(this.clockOffsetMs / 1000)}s off ours; signing with its time`);
         return attempt();
       }
-      if (!(err instanceof S3HttpError) || !isExpiredSessionError(err, this.holder, used)) throw err;
-      log.info({ reason: errorCode(err) }, 'S3 rejected the session as expired; refreshing credentials and retrying once');
-      if (this.holder.current() === used) await this.holder.refreshNow('expired-token');
-      return attempt();
-    }
+    });
   }
 
   private location(bucket: string, key: string): { hostname: string; port: number | undefined; path: string } {
