@@ -12,7 +12,7 @@ import { log } from '../log.js';
 import { metrics } from '../metrics.js';
 import type { Progress } from './progress.js';
 import { BufferPool } from '../util/buffer-pool.js';
-import { fetchObject, isLarge, isUpToDate, type FetchContext, type ObjectMeta } from './object.js';
+import { fetchObject, isLarge, isUpToDate, localDisk, type FetchContext, type ObjectMeta } from './object.js';
 import { makeKeyFilter, type KeyFilter } from './filter.js';
 import { checkRelativePath, DirMaker, isDirectoryMarker, relativeKey, resolveInside } from '../util/keys.js';
 import type { Layout, Role } from './layout/types.js';
@@ -52,8 +52,6 @@ interface Job {
   /** fetched as byte ranges: queued with the other large objects */
   isLarge: boolean;
 }
-
-
 
 export async function prefetch(input: PrefetchInput): Promise<PrefetchSummary> {
   return new Prefetch(input).run();
@@ -95,7 +93,7 @@ class Prefetch {
       },
     };
     this.fetch = {
-      sdk: input.sdk, getter: input.getter, retry: this.retry, buffers: new BufferPool(c.downloadConcurrency * SMALL_OBJECT_BYTES),
+      sdk: input.sdk, getter: input.getter, retry: this.retry, buffers: new BufferPool(c.downloadConcurrency * SMALL_OBJECT_BYTES), disk: localDisk(),
       rangeThreshold: c.rangeThreshold, rangeSize: c.rangeSize, rangeConcurrency: c.rangeConcurrency,
       onBytes: (n) => input.progress.moved(n),
     };

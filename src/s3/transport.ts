@@ -17,9 +17,9 @@ import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';
 import { Http1Pool, type BodyHandler, type Http1Head, type Http1Response } from './http1.js';
-import { md5ReadBuffers } from './md5/offload.js';
+import type { Md5Engine } from './md5/offload.js';
 import { withSession } from './classify.js';
-import { canonicalQuery, EMPTY_SHA256, signRequest, uriEncode } from './sigv4.js';
+import { canonicalQuery, EMPTY_SHA256, signRequest, SigningCache, uriEncode } from './sigv4.js';
 
 /** Errors shaped like the SDK's, so errorCode() / httpStatus() / classify() read them the same way. */
 export class S3HttpError extends Error {
@@ -41,6 +41,8 @@ export interface S3HttpOptions {
   maxSockets: number;
   /** fail a request (headers or body) after this long without a byte */
   socketTimeoutMs: number;
+  /** GET and HEAD bodies are read into this engine's memory, where its worker hashes them in place */
+  md5?: Md5Engine | undefined;
 }
 
 export interface S3Request {
@@ -65,6 +67,7 @@ export class S3Http {
   private readonly pathStyle: boolean;
   /** server clock minus ours, learnt from a RequestTimeTooSkewed answer (the SDK does the same) */
   private clockOffsetMs = 0;
+  private readonly signing = new SigningCache();
 
   constructor(private readonly config: Config, private readonly holder: CredentialHolder, private readonly opts: S3HttpOptions) {
     this.endpoint = config.endpointUrl ? new URL(config.endpointUrl) : undefined;
@@ -140,7 +143,7 @@ export class S3Http {
       region: this.config.region,
       service: 's3',
       date: new Date(Date.now() + this.clockOffsetMs),
-    });
+    }, this.signing);
     const query = canonicalQuery(req.query);
     return { hostname: hostname.replace(/^\[(.*)\]$/, '$1'), port, path: query ? `${path}?${query}` : path, headers };
   }
@@ -148,7 +151,7 @@ export class S3Http {
   private async fetchOnce(req: S3Request & { method: 'GET' | 'HEAD' }, onHead: (head: Http1Head) => BodyHandler, signal: AbortSignal | undefined): Promise<Http1Response> {
     const { hostname, port, path, headers } = await this.signed(req);
     // bodies are read into memory the MD5 worker hashes in place (md5/offload.ts)
-    this.pool ??= new Http1Pool({ maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs, readBuffers: md5ReadBuffers() });
+    this.pool ??= new Http1Pool({ maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs, readBuffers: this.opts.md5?.readBuffers() });
     const ok = (status: number) => status >= 200 && status < 300;
     const res = await this.pool.request(
       { method: req.method, hostname, port: port ?? (this.https ? 443 : 80), tls: this.https, path, headers },
