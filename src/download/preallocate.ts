@@ -1,7 +1,7 @@
 // Reserve a large part file's blocks up front, as rclone does (fallocate(2)). On ext4, writing
 // into a sparse file books every 4 KiB block on the way (delayed allocation: reservation, quota,
-// extent-status entries, buffer heads), which cost more CPU than copying the bytes (profile in
-// docs/download.md). Into blocks reserved by one fallocate, the writes only fill in pages.
+// extent-status entries, buffer heads), which cost more CPU than copying the bytes
+// (docs/download.md, "Why the code is as it is"). Into blocks reserved by one fallocate, the writes only fill in pages.
 // Node has no fallocate, so util-linux's fallocate(1) does it, on the file already open here
 // (handed over as fd 3, so a symlink swapped in at the name is never followed). Only for objects
 // fetched as ranges: one process per 64 MiB or more costs nothing next to the gain. Without the

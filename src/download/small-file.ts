@@ -3,12 +3,11 @@
 // download.ts), checked there, and only then written: open `.part`, one writev, stamp the mtime
 // on the fd, close, rename. A failed check never touches the disk, and the file appears under its
 // final name only whole and verified.
-// Why not the streaming FileSink for these: behind a 20 ms link, 2,000 × 64 KiB downloads are
-// CPU-bound, and each file paid for a FileHandle, a stream pipeline, per-chunk callbacks and a
-// utimes by path.
+// Why not the streaming FileSink for these: many small downloads are CPU-bound, and each file paid
+// for a FileHandle, a stream pipeline, per-chunk callbacks and a utimes by path.
 // The five system calls run synchronously while the filesystem answers quickly: on a local disk
-// they cost less kernel time than a hand-off to the thread pool costs CPU (measured in
-// docs/download.md). A slow filesystem (network storage, a throttled disk) would stall every
+// they cost less kernel time than a hand-off to the thread pool costs CPU
+// (docs/download.md, "Why the code is as it is"). A slow filesystem (network storage, a throttled disk) would stall every
 // transfer behind each write, so once writes average more than SLOW_AVERAGE_MS the rest go
 // through the thread pool. What a run learnt about its disk lives in its SmallFileWriter.
 import { close, closeSync, futimes, futimesSync, open, openSync, rename, renameSync, writev, writevSync } from 'node:fs';

@@ -60,7 +60,7 @@ export async function download(config: Config, holder: CredentialHolder): Promis
   const watch = new ServerWatch(endpoint, config.serverDeadline, (err) => controller.abort(err));
   const socketTimeoutMs = Math.min(60_000, config.serverDeadline);
   // the SDK client serves only GETs that need its checksum validation (objects uploaded with a
-  // CRC/SHA checksum and no plain-MD5 ETag): loaded on first use, since loading it costs 0.25 s of CPU
+  // CRC/SHA checksum and no plain-MD5 ETag): loaded on first use, since loading it is costly
   let client: Promise<S3Client> | undefined;
   const sdk = () => client ??= import('../s3/sdk-client.js').then(({ createS3Client }) => createS3Client(config, holder, {
     maxSockets: 8,

@@ -1,7 +1,7 @@
 // AWS Signature Version 4 for the lean S3 requests (transport.ts), header-signed, written out.
 // Why not @smithy/signature-v4: a CPU-bound many-small-objects download spent noticeably more
-// on the SDK signer's import and per-request work than on this one (measured in docs/download.md,
-// "Why the code is as it is"). SigV4 is a fixed, documented algorithm; test/s3/sigv4.test.ts
+// on the SDK signer's import and per-request work than on this one
+// (docs/download.md, "Why the code is as it is"). SigV4 is a fixed, documented algorithm; test/s3/sigv4.test.ts
 // checks this module against AWS's published example and against the SDK's signer on random
 // requests, and every lean GET, HEAD, PUT and listing in the test suite is verified by the real
 // server.
@@ -65,8 +65,8 @@ function hmac(key: string | Buffer, data: string): Buffer {
 }
 
 // Signing runs once per request, often before V8 has optimized it: the date string is made once
-// a second and header values skip the whitespace folding unless they need it (what that saved
-// is in docs/download.md).
+// a second and header values skip the whitespace folding unless they need it
+// (docs/download.md, "Why the code is as it is").
 
 /** "20261123T084350Z" */
 function amzDateOf(cache: SigningCache, date: Date): string {

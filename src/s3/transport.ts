@@ -1,10 +1,9 @@
 // One S3 request, lean: SigV4-signed (sigv4.ts); GET and HEAD over the lean HTTP/1.1 client
 // (http1.ts), the PUT of small files over a keep-alive node:http(s) agent.
-// Why not S3Client.send: measured on this project's lab, the SDK's per-request work (middleware
-// stack, schema serde, endpoint rules, user agent, logging filters) costs about 2 ms of CPU per
-// request, more than the HTTP exchange itself, and loading the S3 client costs 0.25 s of CPU
-// before the first request. For 30k images, or 2,000 × 64 KiB behind a 20 ms link, that is what
-// decides the speed. The GET of object bodies (object-get.ts), HEAD, the listing (list.ts) and
+// Why not S3Client.send: the SDK's per-request work (middleware stack, schema serde, endpoint
+// rules, user agent, logging filters) costs more CPU than the HTTP exchange itself, and loading
+// the S3 client delays the first request; for many small objects that decides the speed
+// (docs/download.md, "Why the code is as it is"). The GET of object bodies (object-get.ts), HEAD, the listing (list.ts) and
 // the PUT of small files (object-put.ts) use this; everything else stays on the SDK.
 // Kept from the SDK's behaviour: path-style for custom endpoints, virtual-hosted buckets on AWS,
 // the key encoding S3 signs (each segment URI-encoded, "/" kept), a clock corrected from the
@@ -12,7 +11,7 @@
 // rejected as expired (withSession in classify.ts, the path the SDK client takes too).
 import * as http from 'node:http';
 import type { IncomingMessage } from 'node:http';
-// node:https (and TLS) is loaded only for an https endpoint: about 0.1 s of CPU saved otherwise
+// node:https (and TLS) is loaded only for an https endpoint: its start-up cost is paid only there
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';

@@ -2,8 +2,8 @@
 // four bodies at a time with SIMD (simd.ts).
 // Why: MD5 was more than half the event loop's work in a download of large-ish objects while the
 // second core sat partly idle (rclone hashes on other goroutines); off the event loop it was still
-// the largest CPU cost of a download, and hashing four streams per SIMD pass halves it. The
-// measurements are in docs/download.md ("Why the code is as it is").
+// the largest CPU cost of a download, and hashing four streams per SIMD pass halves it
+// (docs/download.md, "Why the code is as it is").
 // How: sockets read into blocks of shared memory (blocks.ts), which is also the SIMD module's
 // memory. A piece of a body to hash becomes a job on a shared queue (ring.ts) naming its bytes;
 // the worker (worker.ts) hashes them in place and frees the block, and the socket reads into
