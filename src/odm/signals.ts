@@ -6,6 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import picomatch from 'picomatch';
 import { log } from '../log.js';
 import { parseBenchmark, parseLogJson, stageProducts } from './project.js';
+import { sleep } from '../util/backoff.js';
 
 /** The project directory as the signals need it (the upload's output tree is one). */
 export interface ProjectDir {
@@ -59,7 +60,7 @@ export class OdmSignals {
         this.o.onJobEnd(parsed.success);
         return;
       }
-      await new Promise((r) => setTimeout(r, LOG_JSON_RETRY_MS));
+      await sleep(LOG_JSON_RETRY_MS);
     }
   }
 

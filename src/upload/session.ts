@@ -20,6 +20,7 @@ import { abortStrandedUploads } from './stranded.js';
 import { sendBodiesUnsigned } from '../s3/unsigned-payload.js';
 import { describe, RETRY_POLICIES, withRetries } from '../s3/retry.js';
 import { Uploader } from './uploader.js';
+import { sleep } from '../util/backoff.js';
 
 export interface FinishOptions {
   /** absolute time (Date.now() ms) by which everything must be over, re-read while waiting (SIGTERM may arrive late) */
@@ -164,7 +165,7 @@ export class OutputSession {
     let lastReport = Date.now();
     let warned = false;
     while (!idle) {
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       const end = deadline();
       const now = Date.now();
       if (end !== undefined && now >= end - reserveMs) return idle;
