@@ -2,9 +2,8 @@
 // each mode's code in dist/chunks/, loaded when that mode runs.
 // Why: unbundled, node resolved, read, compiled and linked some sixty of our modules before
 // the first request; and calls across ESM modules go through import bindings, which matter
-// while V8 runs the code unoptimized. Measured on 2,000 × 64 KiB behind 20 ms
-// (4 alternating runs): 2.10 against 2.25 client CPU s, 3.44 against 3.70 s wall; an empty
-// download's start-up, 0.12–0.16 against 0.20–0.25 CPU s.
+// while V8 runs the code unoptimized. What bundling saved is in docs/download.md ("Why the code
+// is as it is").
 // Packages stay external (the image ships node_modules); the other files tsc wrote stay as
 // they are, for dist/health/probe.js (its own entry point) and the tests that import them.
 import { build } from 'esbuild';

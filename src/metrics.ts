@@ -1,7 +1,7 @@
 // Prometheus metrics (prom-client), defined in one place so every part of the daemon reports
 // under the same names. Served on /metrics by the health listener (SIDECAR_HTTP_ADDR).
-// prom-client, with the OpenTelemetry API it loads, costs about 0.09 s of CPU to load: a third of
-// a download's start-up, before its first request, and most downloads serve no /metrics. So the
+// prom-client, with the OpenTelemetry API it loads, is a large part of a download's start-up
+// (docs/download.md, "Why the code is as it is"), and most downloads serve no /metrics. So the
 // metrics below keep their values in plain numbers until loadRegistry() loads prom-client (the
 // health listener calls it when it starts), then hand them over: a scrape sees everything since
 // the process started.

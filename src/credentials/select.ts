@@ -1,7 +1,7 @@
 // Pick the credential source from the configuration (`auto`: the most specific one configured)
 // and build it, with the prefix-scoped session policy for the two STS sources.
-// Each source's module is loaded only when picked: the STS client alone costs about 0.1 s of CPU
-// to load, which a download with static or control-plane credentials should not pay at start-up.
+// Each source's module is loaded only when picked: loading the STS client is a noticeable part of
+// start-up (docs/download.md, "Why the code is as it is"), which a download with static or control-plane credentials should not pay.
 import type { Tag } from '@aws-sdk/client-sts';
 import { optionName, required, setBy, type Config } from '../config.js';
 import { ConfigError } from '../config/define.js';

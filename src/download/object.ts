@@ -10,13 +10,15 @@ import { lstat, open, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CREATE_NOFOLLOW } from '../util/keys.js';
-import { VerifyError, withRetries, type RetryContext } from '../s3/retry.js';
+import { VerifyError } from '../s3/errors.js';
+import { withRetries, type WatchedRetry } from '../s3/retry.js';
 import { FileSink, type FileSinkOptions } from './file-sink.js';
 import type { ObjectGetter, ObjectHead } from '../s3/object-get.js';
 import type { BufferPool } from '../util/buffer-pool.js';
 import { OffsetWriter } from './offset-writer.js';
-import { md5, type Md5 } from '../s3/md5/offload.js';
-import { SMALL_OBJECT_BYTES, writeSmallFile } from './small-file.js';
+import type { Md5 } from '../s3/md5/offload.js';
+import { SMALL_OBJECT_BYTES, SmallFileWriter } from './small-file.js';
+import { Preallocator } from './preallocate.js';
 import { finish, partPath } from './part-file.js';
 import { fetchRanged } from './ranged.js';
 import { plainMd5 } from '../s3/verify.js';
@@ -38,12 +40,19 @@ export interface FetchContext {
   getter: ObjectGetter;
   /** bodies below SMALL_OBJECT_BYTES are gathered in these (a fresh buffer per object doubled the RSS) */
   buffers: BufferPool;
-  retry: RetryContext;
+  /** what this run learnt about the local disk: how fast small writes are, whether fallocate(1) is there */
+  disk: { smallFiles: SmallFileWriter; preallocator: Preallocator };
+  retry: WatchedRetry;
   rangeThreshold: number;
   rangeSize: number;
   rangeConcurrency: number;
   /** bytes received (negative: a failed attempt's bytes thrown away) */
   onBytes(n: number): void;
+}
+
+/** A download run's own: nothing learnt about one disk carries over to the next run (or test). */
+export function localDisk(): FetchContext['disk'] {
+  return { smallFiles: new SmallFileWriter(), preallocator: new Preallocator() };
 }
 
 export interface FetchResult {
@@ -119,7 +128,7 @@ async function fetchWhole(ctx: FetchContext, meta: ObjectMeta, target: string): 
       const data = body ? body.subarray(0, bytes) : Buffer.alloc(0);
       const md5 = plainMd5(head.etag);
       checkBody(bytes, head.contentLength ?? meta.size, md5, () => md5 && oneShotHash('md5', data, 'hex'));
-      await writeSmallFile(part, target, [data], bytes, mtime(head));
+      await ctx.disk.smallFiles.write(part, target, [data], bytes, mtime(head));
       ctx.onBytes(bytes);
       return { bytes, resumedBytes: 0, verified: md5 ? 'md5' : 'size' };
     } finally {
@@ -133,7 +142,7 @@ async function fetchWhole(ctx: FetchContext, meta: ObjectMeta, target: string): 
   try {
     const head = await ctx.getter.get({ bucket: meta.bucket, key: meta.key }, (h) => {
       ctx.retry.watch.answered();
-      hash = plainMd5(h.etag) ? md5() : undefined;
+      hash = plainMd5(h.etag) ? ctx.getter.md5.md5() : undefined;
       const w = writer = new OffsetWriter(fh.fd, 0, { hash, onBytes: ctx.onBytes });
       return (piece) => w.write(piece);
     }, ctx.retry.signal);

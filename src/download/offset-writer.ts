@@ -1,6 +1,6 @@
 // The end of a lean download (http1.ts hands over each piece of a body synchronously): write it
 // at its offset in an open file, hash it, count it, right away. Synchronous writes land in the
-// page cache; measured against thread-pool writes they save about 0.4 CPU s/GiB, and the body's
+// page cache and cost less CPU than thread-pool writes (docs/download.md, "Why the code is as it is"), and the body's
 // bytes are read into a buffer that is reused as soon as this returns.
 // Pieces come from the socket's read buffer: about 256 KiB over plain TCP, but one TLS record
 // (at most 16 KiB) over https. Small pieces are gathered and written 256 KiB at a time.

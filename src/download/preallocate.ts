@@ -1,8 +1,7 @@
 // Reserve a large part file's blocks up front, as rclone does (fallocate(2)). On ext4, writing
 // into a sparse file books every 4 KiB block on the way (delayed allocation: reservation, quota,
-// extent-status entries, buffer heads); measured with perf on 2 × 1 GiB, that bookkeeping was
-// 14 % of the download's CPU, more than copying the bytes. Into blocks reserved by one
-// fallocate, the writes only fill in pages.
+// extent-status entries, buffer heads), which cost more CPU than copying the bytes
+// (docs/download.md, "Why the code is as it is"). Into blocks reserved by one fallocate, the writes only fill in pages.
 // Node has no fallocate, so util-linux's fallocate(1) does it, on the file already open here
 // (handed over as fd 3, so a symlink swapped in at the name is never followed). Only for objects
 // fetched as ranges: one process per 64 MiB or more costs nothing next to the gain. Without the
@@ -10,19 +9,22 @@
 import { spawn } from 'node:child_process';
 import type { FileHandle } from 'node:fs/promises';
 
-let missing = false;
+/** One per download run: once the tool is found missing, the run stops looking for it. */
+export class Preallocator {
+  private missing = false;
 
-export async function preallocate(fh: FileHandle, size: number): Promise<void> {
-  if (!missing && size > 0) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const child = spawn('fallocate', ['--length', String(size), '/dev/fd/3'], { stdio: ['ignore', 'ignore', 'ignore', fh.fd] });
-      child.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') missing = true;
-        resolve(false);
+  async preallocate(fh: FileHandle, size: number): Promise<void> {
+    if (!this.missing && size > 0) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const child = spawn('fallocate', ['--length', String(size), '/dev/fd/3'], { stdio: ['ignore', 'ignore', 'ignore', fh.fd] });
+        child.on('error', (err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') this.missing = true;
+          resolve(false);
+        });
+        child.on('exit', (code) => resolve(code === 0));
       });
-      child.on('exit', (code) => resolve(code === 0));
-    });
-    if (ok) return;
+      if (ok) return;
+    }
+    await fh.truncate(size);
   }
-  await fh.truncate(size);
 }

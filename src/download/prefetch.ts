@@ -12,7 +12,7 @@ import { log } from '../log.js';
 import { metrics } from '../metrics.js';
 import type { Progress } from './progress.js';
 import { BufferPool } from '../util/buffer-pool.js';
-import { fetchObject, isLarge, isUpToDate, type FetchContext, type ObjectMeta } from './object.js';
+import { fetchObject, isLarge, isUpToDate, localDisk, type FetchContext, type ObjectMeta } from './object.js';
 import { makeKeyFilter, type KeyFilter } from './filter.js';
 import { checkRelativePath, DirMaker, isDirectoryMarker, relativeKey, resolveInside } from '../util/keys.js';
 import type { Layout, Role } from './layout/types.js';
@@ -22,7 +22,7 @@ import { extractPending, type PendingArchive } from './pending-archives.js';
 import type { PrefetchSummary, SourceSummary } from './summary.js';
 import { listObjects, type ListedObject } from '../s3/list.js';
 import type { ObjectGetter } from '../s3/object-get.js';
-import { describe, type RetryContext, type ServerWatch } from '../s3/retry.js';
+import { describe, RETRY_POLICIES, type WatchedRetry, type ServerWatch } from '../s3/retry.js';
 import { SMALL_OBJECT_BYTES } from './small-file.js';
 import { formatS3Uri, parseS3Uri, type S3Location } from '../config/s3-uri.js';
 
@@ -53,8 +53,6 @@ interface Job {
   isLarge: boolean;
 }
 
-
-
 export async function prefetch(input: PrefetchInput): Promise<PrefetchSummary> {
   return new Prefetch(input).run();
 }
@@ -69,7 +67,7 @@ class Prefetch {
   private readonly dirs: DirMaker;
   private readonly layout: Layout;
   private readonly filter: KeyFilter;
-  private readonly retry: RetryContext;
+  private readonly retry: WatchedRetry;
   private readonly fetch: FetchContext;
   private readonly archives: PendingArchive[] = [];
   /** an empty target dir needs no "is it already there?" lstat per object */
@@ -87,7 +85,7 @@ class Prefetch {
       maxDepth: c.maxDepth,
     });
     this.retry = {
-      retries: c.downloadRetries, watch: input.watch, signal: input.signal,
+      ...RETRY_POLICIES.download(c.downloadRetries), watch: input.watch, signal: input.signal,
       onRetry: (err, attempt, delayMs, what, counted) => {
         // a silent server makes every request retry: the ServerWatch speaks for those, once
         const level = counted ? 'warn' : 'debug';
@@ -95,7 +93,7 @@ class Prefetch {
       },
     };
     this.fetch = {
-      sdk: input.sdk, getter: input.getter, retry: this.retry, buffers: new BufferPool(c.downloadConcurrency * SMALL_OBJECT_BYTES),
+      sdk: input.sdk, getter: input.getter, retry: this.retry, buffers: new BufferPool(c.downloadConcurrency * SMALL_OBJECT_BYTES), disk: localDisk(),
       rangeThreshold: c.rangeThreshold, rangeSize: c.rangeSize, rangeConcurrency: c.rangeConcurrency,
       onBytes: (n) => input.progress.moved(n),
     };

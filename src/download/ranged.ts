@@ -5,12 +5,12 @@ import { lstat, open, readFile, rm } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { log } from '../log.js';
 import { APPEND_NOFOLLOW, CREATE_NOFOLLOW, UnsafePathError, WRITE_NOFOLLOW } from '../util/keys.js';
-import { VerifyError, withRetries } from '../s3/retry.js';
+import { VerifyError } from '../s3/errors.js';
+import { withRetries } from '../s3/retry.js';
 import { md5File, plainMd5 } from '../s3/verify.js';
 import type { FetchContext, FetchResult, ObjectMeta } from './object.js';
 import { OffsetWriter } from './offset-writer.js';
 import { finish, partPath } from './part-file.js';
-import { preallocate } from './preallocate.js';
 
 interface RangeJournal {
   etag: string | undefined;
@@ -29,7 +29,7 @@ export async function fetchRanged(ctx: FetchContext, listed: ObjectMeta, target:
     const done = await loadJournal(journal, part, want);
     if (done.size === 0) {
       const fh = await open(part, CREATE_NOFOLLOW, 0o644);
-      try { await preallocate(fh, meta.size); } finally { await fh.close(); }
+      try { await ctx.disk.preallocator.preallocate(fh, meta.size); } finally { await fh.close(); }
       await writeNoFollow(journal, CREATE_NOFOLLOW, `${JSON.stringify(want)}\n`);
     }
     const count = Math.ceil(meta.size / ctx.rangeSize);

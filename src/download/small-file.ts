@@ -3,15 +3,13 @@
 // download.ts), checked there, and only then written: open `.part`, one writev, stamp the mtime
 // on the fd, close, rename. A failed check never touches the disk, and the file appears under its
 // final name only whole and verified.
-// Why not the streaming FileSink for these: behind a 20 ms link, 2,000 × 64 KiB downloads are
-// CPU-bound, and each file paid for a FileHandle, a stream pipeline, per-chunk callbacks and a
-// utimes by path.
+// Why not the streaming FileSink for these: many small downloads are CPU-bound, and each file paid
+// for a FileHandle, a stream pipeline, per-chunk callbacks and a utimes by path.
 // The five system calls run synchronously while the filesystem answers quickly: on a local disk
-// they cost tens of microseconds of kernel time, and going through the thread pool cost more CPU
-// than that (a hand-off, a wake-up and a callback with its microtask checkpoint per call: 0.6 of
-// 2.6 CPU s for 2,000 × 64 KiB behind 20 ms). A slow filesystem (network storage, a throttled
-// disk) would stall every transfer behind each write, so once writes average more than a couple
-// of milliseconds the rest go through the thread pool.
+// they cost less kernel time than a hand-off to the thread pool costs CPU
+// (docs/download.md, "Why the code is as it is"). A slow filesystem (network storage, a throttled disk) would stall every
+// transfer behind each write, so once writes average more than SLOW_AVERAGE_MS the rest go
+// through the thread pool. What a run learnt about its disk lives in its SmallFileWriter.
 import { close, closeSync, futimes, futimesSync, open, openSync, rename, renameSync, writev, writevSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { log } from '../log.js';
@@ -26,17 +24,30 @@ export const SMALL_OBJECT_BYTES = 1024 * 1024;
  * one slow write says nothing about the filesystem.
  */
 const SLOW_AVERAGE_MS = 2;
-let averageMs = 0;
-let writes = 0;
-let inPool = false;
 
-/**
- * Write checked bytes to `part` (opened with O_NOFOLLOW: a symlink planted there is refused),
- * stamp its mtime on the open fd, close it and rename it to `target`.
- */
-export async function writeSmallFile(part: string, target: string, chunks: Buffer[], length: number, mtime: Date | undefined): Promise<void> {
-  if (inPool) return writeSmallFileInPool(part, target, chunks, length, mtime);
-  const started = performance.now();
+export class SmallFileWriter {
+  private averageMs = 0;
+  private writes = 0;
+  private inPool = false;
+
+  /**
+   * Write checked bytes to `part` (opened with O_NOFOLLOW: a symlink planted there is refused),
+   * stamp its mtime on the open fd, close it and rename it to `target`.
+   */
+  async write(part: string, target: string, chunks: Buffer[], length: number, mtime: Date | undefined): Promise<void> {
+    if (this.inPool) return writeSmallFileInPool(part, target, chunks, length, mtime);
+    const started = performance.now();
+    writeSync(part, target, chunks, length, mtime);
+    const ms = performance.now() - started;
+    this.averageMs = this.writes++ === 0 ? ms : this.averageMs * 0.9 + ms * 0.1;
+    if (this.writes >= 20 && this.averageMs > SLOW_AVERAGE_MS) {
+      this.inPool = true;
+      log.info({ averageMs: Math.round(this.averageMs * 10) / 10 }, `small files take ${this.averageMs.toFixed(1)} ms each to write here; writing them on the thread pool from now on`);
+    }
+  }
+}
+
+function writeSync(part: string, target: string, chunks: Buffer[], length: number, mtime: Date | undefined): void {
   const fd = openSync(part, CREATE_NOFOLLOW, 0o644);
   try {
     let written = 0;
@@ -51,16 +62,10 @@ export async function writeSmallFile(part: string, target: string, chunks: Buffe
     closeSync(fd);
   }
   renameSync(part, target);
-  const ms = performance.now() - started;
-  averageMs = writes++ === 0 ? ms : averageMs * 0.9 + ms * 0.1;
-  if (writes >= 20 && averageMs > SLOW_AVERAGE_MS) {
-    inPool = true;
-    log.info({ averageMs: Math.round(averageMs * 10) / 10 }, `small files take ${averageMs.toFixed(1)} ms each to write here; writing them on the thread pool from now on`);
-  }
 }
 
 /**
- * As writeSmallFile, through the thread pool. Plain callback fs calls: no FileHandle object and
+ * As SmallFileWriter.write, through the thread pool. Plain callback fs calls: no FileHandle object and
  * no promise per step.
  */
 export function writeSmallFileInPool(part: string, target: string, chunks: Buffer[], length: number, mtime: Date | undefined): Promise<void> {

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { optionName, required, type Config } from '../config.js';
 import { ConfigError } from '../config/define.js';
 import { startCredentialsEngine } from '../credentials/engine.js';
+import type { CredentialHolder } from '../credentials/types.js';
 import { EXIT } from '../exit-codes.js';
 import { startHealthForEngine } from '../health/server.js';
 import { log } from '../log.js';
@@ -25,12 +26,28 @@ import { ODM_DEFAULT_EXCLUDES, OdmLayout } from '../odm/input-layout.js';
 import { restoreInto } from './restore.js';
 
 export async function downloadMode(config: Config): Promise<number> {
-  await checkConfig(config);
-  // a marker from an earlier run must not vouch for this one
-  if (config.readyFile) await rm(config.readyFile, { force: true });
-
+  await prepareDownload(config);
   const engine = await startCredentialsEngine(config, { handoffs: true, loop: true });
   const health = await startHealthForEngine(config, engine);
+  try {
+    return await download(config, engine.holder);
+  } finally {
+    await health.stop();
+    await engine.stop();
+  }
+}
+
+/** Checks before any credential is fetched, and no ready marker left from an earlier run to vouch for this one. */
+export async function prepareDownload(config: Config): Promise<void> {
+  await checkConfig(config);
+  if (config.readyFile) await rm(config.readyFile, { force: true });
+}
+
+/**
+ * The download itself, with the credentials engine (and health listener) already running: its
+ * caller owns them, so `run --prefetch` keeps one of each for the whole run.
+ */
+export async function download(config: Config, holder: CredentialHolder): Promise<number> {
   const controller = new AbortController();
   // every in-flight request listens on this one signal
   setMaxListeners(0, controller.signal);
@@ -44,16 +61,16 @@ export async function downloadMode(config: Config): Promise<number> {
   const watch = new ServerWatch(endpoint, config.serverDeadline, (err) => controller.abort(err));
   const socketTimeoutMs = Math.min(60_000, config.serverDeadline);
   // the SDK client serves only GETs that need its checksum validation (objects uploaded with a
-  // CRC/SHA checksum and no plain-MD5 ETag): loaded on first use, since loading it costs 0.25 s of CPU
+  // CRC/SHA checksum and no plain-MD5 ETag): loaded on first use, since loading it is costly
   let client: Promise<S3Client> | undefined;
-  const sdk = () => client ??= import('../s3/sdk-client.js').then(({ createS3Client }) => createS3Client(config, engine.holder, {
+  const sdk = () => client ??= import('../s3/sdk-client.js').then(({ createS3Client }) => createS3Client(config, holder, {
     maxSockets: 8,
     // retries are ours (per object, with the server watch), not the SDK's
     maxAttempts: 1,
     socketTimeoutMs,
     responseChecksumValidation: 'WHEN_REQUIRED',
   }));
-  const getter = new ObjectGetter(config, engine.holder, { maxSockets: downloadSockets(config), socketTimeoutMs });
+  const getter = new ObjectGetter(config, holder, { maxSockets: downloadSockets(config), socketTimeoutMs });
   const progress = new Progress({ direction: 'download', intervalMs: config.progressInterval }).start();
   log.info({ prefixes: config.inputPrefix, inputDir: config.inputDir, layout: config.layout, concurrency: config.downloadConcurrency },
     `downloading ${config.inputPrefix.join(', ')} into ${config.inputDir} (layout ${config.layout})`);
@@ -65,7 +82,7 @@ export async function downloadMode(config: Config): Promise<number> {
   try {
     summary = await prefetch({ config, sdk, getter, signal: controller.signal, watch, progress, ...inputLayout(config) });
     // --restore: the newest checkpoint goes into the same project dir, before the ready marker
-    if (config.restore && summary.failed === 0 && summary.stoppedBy === undefined) restored = await restoreInto(config, engine.holder, resolve(config.inputDir!));
+    if (config.restore && summary.failed === 0 && summary.stoppedBy === undefined) restored = await restoreInto(config, holder, resolve(config.inputDir!));
   } finally {
     watch.stop();
     progress.stop();
@@ -73,8 +90,6 @@ export async function downloadMode(config: Config): Promise<number> {
     getter.destroy();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
-    await health.stop();
-    await engine.stop();
   }
   const seconds = (Date.now() - started) / 1000;
   const ok = summary.failed === 0 && summary.stoppedBy === undefined;

@@ -18,6 +18,7 @@ import { downloadSockets } from '../download/prefetch.js';
 import { SMALL_OBJECT_BYTES } from '../download/small-file.js';
 import { ObjectGetter } from '../s3/object-get.js';
 import { describe, ServerWatch } from '../s3/retry.js';
+import { localDisk } from '../download/object.js';
 import { BufferPool } from '../util/buffer-pool.js';
 import { atomicWrite } from '../util/atomic-write.js';
 import { restoreNewest, RestoreError } from '../checkpoint/restore.js';
@@ -66,7 +67,7 @@ export async function restoreInto(config: Config, holder: CredentialHolder, root
     const s = await restoreNewest({
       config, root, loc, getter,
       fetch: {
-        sdk, getter, retry, buffers: new BufferPool(config.downloadConcurrency * SMALL_OBJECT_BYTES),
+        sdk, getter, retry, buffers: new BufferPool(config.downloadConcurrency * SMALL_OBJECT_BYTES), disk: localDisk(),
         rangeThreshold: config.rangeThreshold, rangeSize: config.rangeSize, rangeConcurrency: config.rangeConcurrency, onBytes: () => {},
       },
     });

@@ -1,19 +1,20 @@
-// `s3-sidecar run`: the long-running sidecar. Credentials (refresh loop + hand-offs) for the
-// whole job, an optional prefetch first, then products streamed to S3 as they settle; at the
-// job's end (ODM log.json, the done file, or SIGTERM) a final reconcile pass and the manifest.
+// `s3-sidecar run`: the long-running sidecar. Credentials (refresh loop + hand-offs) and the
+// health listener for the whole job, started once: an optional prefetch first, then products
+// streamed to S3 as they settle; at the job's end (ODM log.json, the done file, or SIGTERM) a
+// final reconcile pass and the manifest.
 // Exit 0 only if everything landed; 4 when the grace period ran out with uploads pending.
 import { mkdir } from 'node:fs/promises';
 import { optionName, required, type Config } from '../config.js';
-import { startCredentialsEngine } from '../credentials/engine.js';
+import { startCredentialsEngine, type CredentialsEngine } from '../credentials/engine.js';
 import { EXIT } from '../exit-codes.js';
-import { startHealthForEngine } from '../health/server.js';
+import { startHealthForEngine, type HealthServer } from '../health/server.js';
 import { log } from '../log.js';
 import { OutputSession } from '../upload/session.js';
 import { parseS3Uri } from '../config/s3-uri.js';
 import { Shutdown, waitForDoneFile, type JobEnd } from '../upload/job-end.js';
 import { startLiveUpload } from '../upload/live.js';
 import { listenProgress, parseUdpAddr } from '../odm/progress-udp.js';
-import { downloadMode } from './download.js';
+import { download, prepareDownload } from './download.js';
 import { checkpointLocation, startRunCheckpoints } from '../checkpoint/run-checkpoints.js';
 
 const ODM_PROGRESS_ADDR = '127.0.0.1:6367';
@@ -23,26 +24,34 @@ export async function runMode(config: Config): Promise<number> {
   parseS3Uri(required(config, 'outputPrefix'), optionName('outputPrefix', config));
   const udpAddr = progressAddr(config);
   checkpointLocation(config);
+  if (config.prefetch) await prepareDownload(config);
+  // The sidecar may start before the job has made its folder: create it (ODM does mkdir -p too).
+  await mkdir(required(config, 'outputDir'), { recursive: true });
   const shutdown = new Shutdown(config.gracePeriod);
+  // One engine and one listener for the whole run: the prefetch and the uploads share them, so the
+  // hand-offs (the endpoint's token among them) are written once and the probes never see a gap.
+  const engine = await startCredentialsEngine(config, { handoffs: true, loop: true, servesJob: true });
+  let health: HealthServer | undefined;
   try {
+    // not ready until the watcher runs (the check is replaced once it does): a startup probe on
+    // /readyz holds the job back until its input is in place and its outputs are watched
+    const starting = config.prefetch ? 'prefetching the input (--prefetch)' : 'the file watcher is starting';
+    health = await startHealthForEngine(config, engine, { checks: { watcher: () => ({ ok: false, reason: starting }) } });
     if (config.prefetch) {
       log.info('prefetching the input before watching the output (--prefetch)');
-      const code = await downloadMode(config);
+      const code = await download(config, engine.holder);
       if (code !== EXIT.OK) return code;
       if (shutdown.deadline !== undefined) return EXIT.OK; // stopped during the prefetch: nothing to upload yet
     }
-    return await watchAndUpload(config, shutdown, udpAddr);
+    return await watchAndUpload(config, shutdown, udpAddr, engine, health);
   } finally {
+    await health?.stop();
+    await engine.stop();
     shutdown.dispose();
   }
 }
 
-async function watchAndUpload(config: Config, shutdown: Shutdown, udpAddr: { host: string; port: number } | undefined): Promise<number> {
-  // The sidecar may start before the job has made its folder: create it (ODM does mkdir -p too).
-  await mkdir(required(config, 'outputDir'), { recursive: true });
-  const engine = await startCredentialsEngine(config, { handoffs: true, loop: true, servesJob: true });
-  // not ready until the watcher runs (the check is replaced below once it does)
-  const health = await startHealthForEngine(config, engine, { checks: { watcher: () => ({ ok: false, reason: 'the file watcher is starting' }) } });
+async function watchAndUpload(config: Config, shutdown: Shutdown, udpAddr: { host: string; port: number } | undefined, engine: CredentialsEngine, health: HealthServer): Promise<number> {
   const stopDone = new AbortController();
   try {
     const session = await OutputSession.open(config, engine.holder);
@@ -74,8 +83,6 @@ async function watchAndUpload(config: Config, shutdown: Shutdown, udpAddr: { hos
     return code;
   } finally {
     stopDone.abort();
-    await health.stop();
-    await engine.stop();
   }
 }
 

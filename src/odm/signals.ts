@@ -9,6 +9,7 @@ import { log } from '../log.js';
 import { readBounded } from '../util/open-beneath.js';
 import { RateLimitedLog } from '../util/rate-limited-log.js';
 import { parseBenchmark, parseLogJson, stageProducts } from './project.js';
+import { sleep } from '../util/backoff.js';
 
 /** The project directory as the signals need it (the upload's output tree is one). */
 export interface ProjectDir {
@@ -78,7 +79,7 @@ export class OdmSignals {
         this.o.onJobEnd(parsed.success);
         return;
       }
-      await new Promise((r) => setTimeout(r, LOG_JSON_RETRY_MS));
+      await sleep(LOG_JSON_RETRY_MS);
     }
   }
 

@@ -2,10 +2,9 @@
 // reads into one reused buffer (the `onread` option of net/tls sockets) and hands every piece of
 // a body to the caller synchronously, which writes it to the file and hashes it on the spot: no
 // stream, no IncomingMessage, no allocation per read.
-// Why not node:http: measured on the bench lab, downloading into files through node:http and
-// streams cost 3.8 CPU s/GiB for 1 GiB objects and 6.9 for 4 MiB ones (MD5 included), against
-// 0.9 and 2.6 this way (rclone: 1.4 and 2.9). On a node that shares its CPUs with ODM, and on
-// this 2-core machine where the S3 server shares them too, that CPU is the download's speed.
+// Why not node:http: downloading into files through node:http and streams cost several times the
+// CPU per GiB (docs/download.md, "Why the code is as it is"), and on a node that shares its CPUs with ODM that
+// CPU is the download's speed.
 // Scope: what S3 answers to a GET or HEAD. Bodies framed by Content-Length, chunked, or (HTTP/1.0
 // style) by the end of the connection; informational 1xx answers skipped; no pipelining, no
 // upgrades, no content decoding (S3 sends bodies as stored).
@@ -46,7 +45,7 @@ export interface Http1PoolOptions {
   maxSockets: number;
   /** fail a request after this long without a byte (connecting included) */
   timeoutMs: number;
-  /** each connection's read buffer: 256 KiB measured best (64 KiB: more reads; 1 MiB: cache misses) */
+  /** each connection's read buffer: big enough for few reads, small enough to stay in cache (default 256 KiB) */
   readBufferBytes?: number;
   /** where plain-TCP connections get their read buffers instead (md5/blocks.ts); TLS connections keep their own */
   readBuffers?: ReadBufferSource | undefined;

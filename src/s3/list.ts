@@ -3,9 +3,8 @@
 // never held in memory whole (at most the page being consumed plus the one being fetched).
 // The first page is short (FIRST_PAGE_KEYS): the store answers 100 keys sooner than 1,000, and
 // the downloads wait for it; the pages after it are fetched while the downloads run.
-// The pages come through the lean request (s3-http.ts), not S3Client.send: measured for
-// 2 × 1,000 keys, the SDK's cold ListObjectsV2 cost 0.24 s of CPU plus 0.25 s to load the S3
-// client, before the first download could start. The answer is read by parsePage below.
+// The pages come through the lean request (transport.ts), not S3Client.send, whose cold start
+// delayed the first download (docs/download.md, "Why the code is as it is"). The answer is read by parsePage below.
 import { formatS3Uri, type S3Location } from '../config/s3-uri.js';
 import type { S3Http } from './transport.js';
 import { withRetries, type RetryContext } from './retry.js';
@@ -29,9 +28,8 @@ export interface ListOptions {
 }
 
 /**
- * The first page's size. Measured behind the 20 ms proxy against the lab's RGW: the first GET
- * started 74–89 ms after the listing request with 1,000 keys, 62–73 ms with 100 (4 alternating
- * runs). On AWS S3, where a page of 1,000 keys takes longer to answer, the difference is larger.
+ * The first page's size: a short page is answered sooner, so the first GET starts sooner; the
+ * more so on AWS S3, where a page of 1,000 keys takes longer (docs/download.md, "Why the code is as it is").
  */
 export const FIRST_PAGE_KEYS = 100;
 
@@ -84,9 +82,9 @@ async function listPage(http: S3Http, loc: S3Location, token: string | undefined
 /**
  * The parts of a ListBucketResult the download uses. Why not a general XML parser: the document is
  * flat and fixed (leaf elements of text under <Contents>, no attributes, no CDATA, "<" always
- * escaped), and regular expressions read a 1,000-key page in 8–10 ms of CPU where the SDK's own
- * parser (@aws-sdk/xml-builder) took 50–70 ms and fast-xml-parser 30–50: for a 30k-image prefix,
- * a second and a half of the event loop.
+ * escaped), and regular expressions read a page several times faster than the SDK's own parser
+ * (@aws-sdk/xml-builder) or fast-xml-parser, which for a 30k-image prefix adds up
+ * (docs/download.md, "Why the code is as it is").
  */
 export function parsePage(xml: string): ListPage {
   if (!/<ListBucketResult[\s>]/.test(xml)) throw new Error('the listing answer is not a ListBucketResult');

@@ -5,6 +5,7 @@
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import type { BodyHandler, Http1Head } from './http1.js';
+import { Md5Engine } from './md5/offload.js';
 import { S3Http, type S3HttpOptions } from './transport.js';
 
 export interface GetRequest {
@@ -27,9 +28,12 @@ export type ObjectGetterOptions = S3HttpOptions;
 export class ObjectGetter {
   /** shared with the listing (list.ts): one keep-alive pool */
   readonly http: S3Http;
+  /** hashes the bodies this getter reads (object.ts asks it for each object's MD5) */
+  readonly md5: Md5Engine;
 
   constructor(config: Config, holder: CredentialHolder, opts: ObjectGetterOptions) {
-    this.http = new S3Http(config, holder, opts);
+    this.md5 = opts.md5 ?? new Md5Engine();
+    this.http = new S3Http(config, holder, { ...opts, md5: this.md5 });
   }
 
   destroy(): void {

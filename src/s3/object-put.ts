@@ -1,17 +1,15 @@
-// Small files, put lean: one signed PUT through s3-http.ts instead of S3Client.send(PutObject),
-// which costs about 2 ms of CPU per request (see s3-http.ts): for thousands of small products
-// behind a slow link that, not the network, sets the pace. Multipart stays on lib-storage.
+// Small files, put lean: one signed PUT through transport.ts instead of S3Client.send(PutObject),
+// whose per-request CPU (docs/upload.md, "Why the code is as it is") sets the pace for thousands of small products
+// behind a slow link. Multipart stays on lib-storage.
 // Kept from the SDK's PutObject: the CRC32 checksum header (the server verifies it where it
 // can), the body sent as UNSIGNED-PAYLOAD unless --sign-payload, and quick retries of one
-// request (the SDK's maxAttempts, with its 100 ms full-jitter backoff) before the uploader's
-// own per-file retries take over.
+// request (RETRY_POLICIES.request, as the SDK client's) before the uploader's own per-file
+// retries take over.
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
-import { storeOf } from '../s3/providers.js';
-import { backoffMs } from '../util/backoff.js';
-import { classify } from './retry.js';
+import { storeOf } from './providers.js';
+import { RETRY_POLICIES, withRetries } from './retry.js';
 import { S3Http, type S3HttpOptions } from './transport.js';
 
 export interface PutRequest {
@@ -58,17 +56,12 @@ export class ObjectPutter {
       ...(this.crcHeader ? { 'x-amz-checksum-crc32': req.crc32 } : {}),
       'x-amz-content-sha256': this.opts.signPayload || !this.crcHeader ? createHash('sha256').update(req.body).digest('hex') : 'UNSIGNED-PAYLOAD',
     };
-    const attempts = this.opts.maxAttempts ?? 3;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const res = await this.http.send({ method: 'PUT', bucket: req.bucket, key: req.key, headers, body: req.body }, signal);
-        res.resume(); // an empty body: drain it so the socket goes back to the pool
-        const crc = res.headers['x-amz-checksum-crc32'];
-        return { etag: res.headers.etag, crc32: typeof crc === 'string' ? crc : undefined };
-      } catch (err) {
-        if (signal?.aborted || attempt >= attempts || classify(err) === 'fatal') throw err;
-        await sleep(backoffMs(attempt - 1, 100, 20_000), undefined, { signal });
-      }
-    }
+    const policy = { ...RETRY_POLICIES.request(this.opts.maxAttempts ?? 3), signal: signal ?? new AbortController().signal };
+    return withRetries(policy, req.key, async () => {
+      const res = await this.http.send({ method: 'PUT', bucket: req.bucket, key: req.key, headers, body: req.body }, signal);
+      res.resume(); // an empty body: drain it so the socket goes back to the pool
+      const crc = res.headers['x-amz-checksum-crc32'];
+      return { etag: res.headers.etag, crc32: typeof crc === 'string' ? crc : undefined };
+    });
   }
 }

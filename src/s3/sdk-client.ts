@@ -1,15 +1,19 @@
 // The daemon's own S3 client. Two things matter for 48-hour jobs:
 // - credentials come from the refresher through a provider function (never a static object);
-// - an expired-session error forces one refresh and one retry of the request.
+// - failures go through the same classification and policy as the lean requests: the SDK's
+//   retries use classify() and the request backoff (retryStrategy), and an expired session is
+//   refreshed once and the request retried (withSession, the one expired-session path).
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
-import { log } from '../log.js';
+import type { RetryStrategyV2, RetryToken } from '@smithy/types';
+import { sleep } from '../util/backoff.js';
+import { classify, withSession } from './classify.js';
+import { RETRY_POLICIES, retryDelay, type RetryPolicy } from './retry.js';
 import { stripChecksumHeaders, storeOf } from './providers.js';
-import { errorCode, isExpiredSessionError } from './errors.js';
 
 export interface S3ClientOptions {
   /** sockets to allow per host: at least the transfer concurrency (the SDK's default of 50 queues the rest) */
@@ -35,6 +39,7 @@ export function createS3Client(config: Config, holder: CredentialHolder, opts: S
     forcePathStyle: store.pathStyle,
     credentials: sdkProvider(holder),
     maxAttempts: opts.maxAttempts ?? 3,
+    retryStrategy: sdkRetryStrategy(RETRY_POLICIES.request(opts.maxAttempts ?? 3)),
     ...(onlyRequired ? { requestChecksumCalculation: 'WHEN_REQUIRED' } : {}),
     ...(onlyRequired || opts.responseChecksumValidation ? { responseChecksumValidation: onlyRequired ? 'WHEN_REQUIRED' : opts.responseChecksumValidation } : {}),
     requestHandler: new NodeHttpHandler({
@@ -47,21 +52,29 @@ export function createS3Client(config: Config, holder: CredentialHolder, opts: S
   });
   if (onlyRequired) stripChecksumHeaders(client);
   client.middlewareStack.add(
-    (next) => async (args) => {
-      const used = holder.current();
-      try {
-        return await next(args);
-      } catch (err) {
-        if (!isExpiredSessionError(err, holder, used)) throw err;
-        log.info({ reason: errorCode(err) }, 'S3 rejected the session as expired; refreshing credentials and retrying once');
-        // Another request may have refreshed already: only ask STS again if we still hold `used`.
-        if (holder.current() === used) await holder.refreshNow('expired-token');
-        return await next(args);
-      }
-    },
+    (next) => (args) => withSession(holder, () => next(args)),
     { step: 'initialize', name: 'sidecarExpiredTokenRetry', priority: 'high' },
   );
   return client;
+}
+
+/**
+ * The SDK's retries of one request, by our policy: classify() decides (a session rejected as
+ * expired is not retried here: withSession refreshes it first), the policy's backoff and our
+ * sleep set the pace.
+ */
+export function sdkRetryStrategy(policy: RetryPolicy): RetryStrategyV2 {
+  const token = (count: number): RetryToken => ({ getRetryCount: () => count, getRetryDelay: () => 0 });
+  return {
+    acquireInitialRetryToken: async () => token(0),
+    refreshRetryTokenForRetry: async (t, info) => {
+      const failures = t.getRetryCount() + 1;
+      if (failures > policy.retries || classify(info.error, { write: policy.write }).action !== 'retry') throw info.error;
+      await sleep(retryDelay(policy, failures));
+      return token(failures);
+    },
+    recordSuccess: () => {},
+  };
 }
 
 /**

@@ -1,13 +1,13 @@
-// AWS Signature Version 4 for the lean S3 requests (s3-http.ts), header-signed, written out.
-// Why not @smithy/signature-v4, which s3-http.ts used before: on this project's download bench
-// (2,000 × 64 KiB behind 20 ms) the process is CPU-bound, and the SDK signer cost 80 ms of CPU
-// to import plus 30–40 µs per request warm (more while cold), against 6–7 µs for this one.
-// SigV4 is a fixed, documented algorithm; test/download/sigv4.test.ts checks this module
-// against AWS's published example and against the SDK's signer on random requests, and every
-// lean GET, HEAD, PUT and listing in the test suite is verified by the real server.
+// AWS Signature Version 4 for the lean S3 requests (transport.ts), header-signed, written out.
+// Why not @smithy/signature-v4: a CPU-bound many-small-objects download spent noticeably more
+// on the SDK signer's import and per-request work than on this one
+// (docs/download.md, "Why the code is as it is"). SigV4 is a fixed, documented algorithm; test/s3/sigv4.test.ts
+// checks this module against AWS's published example and against the SDK's signer on random
+// requests, and every lean GET, HEAD, PUT and listing in the test suite is verified by the real
+// server.
 // The signing key depends only on (secret, day, region, service): it is derived once a day, as
-// the SDK does, and kept in memory only.
-// One-shot crypto.hash where it can: no Hash object per request (a few µs each while cold).
+// the SDK does, and kept in memory only, in the SigningCache of the transport that signs.
+// One-shot crypto.hash where it can: no Hash object per request.
 import { createHmac, hash } from 'node:crypto';
 
 export interface SigningCredentials {
@@ -45,14 +45,18 @@ export function canonicalQuery(query: Record<string, string> | undefined): strin
 
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
-let cachedKey: { id: string; key: Buffer } | undefined;
+/** What signing may reuse between requests: the day's signing key and the second's date string. Owned by one transport (S3Http). */
+export class SigningCache {
+  key: { id: string; key: Buffer } | undefined;
+  date = { second: Number.NaN, amzDate: '' };
+}
 
-function signingKey(secret: string, day: string, region: string, service: string): Buffer {
+function signingKey(cache: SigningCache, secret: string, day: string, region: string, service: string): Buffer {
   const id = `${day}/${region}/${service}/${secret}`;
-  if (cachedKey?.id === id) return cachedKey.key;
+  if (cache.key?.id === id) return cache.key.key;
   let key = hmac(`AWS4${secret}`, day);
   for (const part of [region, service, 'aws4_request']) key = hmac(key, part);
-  cachedKey = { id, key };
+  cache.key = { id, key };
   return key;
 }
 
@@ -60,16 +64,15 @@ function hmac(key: string | Buffer, data: string): Buffer {
   return createHmac('sha256', key).update(data).digest();
 }
 
-// Signing runs once per request, often before V8 has optimized it: the
-// date string is made once a second and header values skip the whitespace folding unless they
-// need it. Together these halved its CPU (40 to 20 µs a request, unoptimized).
-let dateCache = { second: Number.NaN, amzDate: '' };
+// Signing runs once per request, often before V8 has optimized it: the date string is made once
+// a second and header values skip the whitespace folding unless they need it
+// (docs/download.md, "Why the code is as it is").
 
 /** "20261123T084350Z" */
-function amzDateOf(date: Date): string {
+function amzDateOf(cache: SigningCache, date: Date): string {
   const second = Math.floor(date.getTime() / 1000);
-  if (second !== dateCache.second) dateCache = { second, amzDate: date.toISOString().replace(/[-:]|\.\d{3}/g, '') };
-  return dateCache.amzDate;
+  if (second !== cache.date.second) cache.date = { second, amzDate: date.toISOString().replace(/[-:]|\.\d{3}/g, '') };
+  return cache.date.amzDate;
 }
 
 /**
@@ -82,9 +85,9 @@ function canonicalValue(v: string): string {
 }
 
 /** Returns the headers to send: the input's plus x-amz-date, x-amz-security-token and authorization. */
-export function signRequest(input: SignInput): Record<string, string> {
+export function signRequest(input: SignInput, cache = new SigningCache()): Record<string, string> {
   const { credentials: c } = input;
-  const amzDate = amzDateOf(input.date);
+  const amzDate = amzDateOf(cache, input.date);
   const day = amzDate.slice(0, 8);
   const headers: Record<string, string> = { ...input.headers, 'x-amz-date': amzDate };
   if (c.sessionToken) headers['x-amz-security-token'] = c.sessionToken;
@@ -95,7 +98,7 @@ export function signRequest(input: SignInput): Record<string, string> {
   const canonicalRequest = `${input.method}\n${input.path}\n${canonicalQuery(input.query)}\n${canonicalHeaders}\n${signedHeaders}\n${input.payloadHash ?? headers['x-amz-content-sha256'] ?? EMPTY_SHA256}`;
   const scope = `${day}/${input.region}/${input.service}/aws4_request`;
   const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${hash('sha256', canonicalRequest, 'hex')}`;
-  const signature = createHmac('sha256', signingKey(c.secretAccessKey, day, input.region, input.service)).update(stringToSign).digest('hex');
+  const signature = createHmac('sha256', signingKey(cache, c.secretAccessKey, day, input.region, input.service)).update(stringToSign).digest('hex');
   headers.authorization = `AWS4-HMAC-SHA256 Credential=${c.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
   return headers;
 }

@@ -1,26 +1,25 @@
 // One S3 request, lean: SigV4-signed (sigv4.ts); GET and HEAD over the lean HTTP/1.1 client
 // (http1.ts), the PUT of small files over a keep-alive node:http(s) agent.
-// Why not S3Client.send: measured on this project's lab, the SDK's per-request work (middleware
-// stack, schema serde, endpoint rules, user agent, logging filters) costs about 2 ms of CPU per
-// request, more than the HTTP exchange itself, and loading the S3 client costs 0.25 s of CPU
-// before the first request. For 30k images, or 2,000 × 64 KiB behind a 20 ms link, that is what
-// decides the speed. The GET of object bodies (object-get.ts), HEAD, the listing (list.ts) and
+// Why not S3Client.send: the SDK's per-request work (middleware stack, schema serde, endpoint
+// rules, user agent, logging filters) costs more CPU than the HTTP exchange itself, and loading
+// the S3 client delays the first request; for many small objects that decides the speed
+// (docs/download.md, "Why the code is as it is"). The GET of object bodies (object-get.ts), HEAD, the listing (list.ts) and
 // the PUT of small files (object-put.ts) use this; everything else stays on the SDK.
 // Kept from the SDK's behaviour: path-style for custom endpoints, virtual-hosted buckets on AWS,
 // the key encoding S3 signs (each segment URI-encoded, "/" kept), a clock corrected from the
 // server's Date after RequestTimeTooSkewed, and one refresh-and-retry when the session is
-// rejected as expired (isExpiredSessionError in s3-errors.ts, as the SDK client does).
+// rejected as expired (withSession in classify.ts, the path the SDK client takes too).
 import * as http from 'node:http';
 import type { IncomingMessage } from 'node:http';
-// node:https (and TLS) is loaded only for an https endpoint: about 0.1 s of CPU saved otherwise
+// node:https (and TLS) is loaded only for an https endpoint: its start-up cost is paid only there
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';
 import { storeOf } from '../s3/providers.js';
 import { Http1Pool, type BodyHandler, type Http1Head, type Http1Response } from './http1.js';
-import { md5ReadBuffers } from './md5/offload.js';
-import { errorCode, isExpiredSessionError } from './errors.js';
-import { canonicalQuery, EMPTY_SHA256, signRequest, uriEncode } from './sigv4.js';
+import type { Md5Engine } from './md5/offload.js';
+import { withSession } from './classify.js';
+import { canonicalQuery, EMPTY_SHA256, signRequest, SigningCache, uriEncode } from './sigv4.js';
 
 /** Errors shaped like the SDK's, so errorCode() / httpStatus() / classify() read them the same way. */
 export class S3HttpError extends Error {
@@ -45,6 +44,8 @@ export interface S3HttpOptions {
   maxSockets: number;
   /** fail a request (headers or body) after this long without a byte */
   socketTimeoutMs: number;
+  /** GET and HEAD bodies are read into this engine's memory, where its worker hashes them in place */
+  md5?: Md5Engine | undefined;
 }
 
 export interface S3Request {
@@ -69,6 +70,7 @@ export class S3Http {
   private readonly pathStyle: boolean;
   /** server clock minus ours, learnt from a RequestTimeTooSkewed answer (the SDK does the same) */
   private clockOffsetMs = 0;
+  private readonly signing = new SigningCache();
 
   constructor(private readonly config: Config, private readonly holder: CredentialHolder, private readonly opts: S3HttpOptions) {
     this.endpoint = config.endpointUrl ? new URL(config.endpointUrl) : undefined;
@@ -99,21 +101,17 @@ export class S3Http {
   }
 
   /** A skewed clock or an expired session is corrected once and the request retried. */
-  private async corrected<T>(attempt: () => Promise<T>): Promise<T> {
-    const used = this.holder.current();
-    try {
-      return await attempt();
-    } catch (err) {
-      if (err instanceof S3HttpError && err.serverDate && /RequestTimeTooSkewed|RequestExpired/.test(err.Code)) {
+  private corrected<T>(attempt: () => Promise<T>): Promise<T> {
+    return withSession(this.holder, async () => {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!(err instanceof S3HttpError && err.serverDate && /RequestTimeTooSkewed|RequestExpired/.test(err.Code))) throw err;
         this.clockOffsetMs = err.serverDate.getTime() - Date.now();
         log.warn({ offsetMs: this.clockOffsetMs }, `the S3 server's clock is ${Math.round(this.clockOffsetMs / 1000)}s off ours; signing with its time`);
         return attempt();
       }
-      if (!(err instanceof S3HttpError) || !isExpiredSessionError(err, this.holder, used)) throw err;
-      log.info({ reason: errorCode(err) }, 'S3 rejected the session as expired; refreshing credentials and retrying once');
-      if (this.holder.current() === used) await this.holder.refreshNow('expired-token');
-      return attempt();
-    }
+    });
   }
 
   private location(bucket: string, key: string): { hostname: string; port: number | undefined; path: string } {
@@ -148,7 +146,7 @@ export class S3Http {
       region: this.config.region,
       service: 's3',
       date: new Date(Date.now() + this.clockOffsetMs),
-    });
+    }, this.signing);
     const query = canonicalQuery(req.query);
     return { hostname: hostname.replace(/^\[(.*)\]$/, '$1'), port, path: query ? `${path}?${query}` : path, headers };
   }
@@ -156,7 +154,7 @@ export class S3Http {
   private async fetchOnce(req: S3Request & { method: 'GET' | 'HEAD' }, onHead: (head: Http1Head) => BodyHandler, signal: AbortSignal | undefined): Promise<Http1Response> {
     const { hostname, port, path, headers } = await this.signed(req);
     // bodies are read into memory the MD5 worker hashes in place (md5/offload.ts)
-    this.pool ??= new Http1Pool({ maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs, readBuffers: md5ReadBuffers() });
+    this.pool ??= new Http1Pool({ maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs, readBuffers: this.opts.md5?.readBuffers() });
     const ok = (status: number) => status >= 200 && status < 300;
     const res = await this.pool.request(
       { method: req.method, hostname, port: port ?? (this.https ? 443 : 80), tls: this.https, path, headers },

@@ -18,6 +18,7 @@ import mime from 'mime-types';
 import { log } from '../log.js';
 import type { BufferPool } from '../util/buffer-pool.js';
 import type { ObjectPutter } from '../s3/object-put.js';
+import { VerifyError } from '../s3/errors.js';
 import type { FileSig } from './output-tree.js';
 import { FileChangedError, guardedClient, LocalFileError, LocalRead, type MultipartHooks } from './local-read.js';
 
@@ -66,14 +67,6 @@ export interface UploadOutcome {
   parts: number;
   /** the bytes sent were proven to be `sig`'s version (see UploadTarget.sig) */
   sigChecked: boolean;
-}
-
-/** The object in S3 does not match what was sent. */
-export class VerifyError extends Error {
-  constructor(key: string, detail: string) {
-    super(`s3 object ${key} does not match the upload: ${detail}`);
-    this.name = 'VerifyError';
-  }
 }
 
 const MIN_PART = 5 * 1024 * 1024;
@@ -148,7 +141,7 @@ async function putFromBuffer(c: UploadClients, t: UploadTarget, s: UploadSetting
   }
   const crc = crc32Base64(crc32(body));
   const res = await c.putter.put({ bucket: t.bucket, key: t.key, body, contentType: contentTypeFor(t.key), crc32: crc }, hooks.signal);
-  if (res.crc32 && res.crc32 !== crc) throw new VerifyError(t.key, `checksum ${res.crc32}, sent ${crc}`);
+  if (res.crc32 && res.crc32 !== crc) throw new VerifyError(landed(t.key, `checksum ${res.crc32}, sent ${crc}`));
   let etag = res.etag ?? '';
   if (s.verify === 'all' || !etag) etag = await verify(c.client, t, 0, crc, hooks.signal);
   return { etag, crc32: crc, parts: 0, sigChecked: t.sig !== undefined };
@@ -222,11 +215,16 @@ async function uploadMultipart(client: S3Client, t: UploadTarget, s: UploadSetti
 /** HeadObject: the size must match, a multipart ETag must name the part count, a full-object CRC32 (when reported) must match. */
 async function verify(client: S3Client, t: UploadTarget, parts: number, crc: string, signal: AbortSignal | undefined): Promise<string> {
   const head = await client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.key, ChecksumMode: 'ENABLED' }), { abortSignal: signal });
-  if (head.ContentLength !== t.size) throw new VerifyError(t.key, `size ${head.ContentLength}, sent ${t.size}`);
+  if (head.ContentLength !== t.size) throw new VerifyError(landed(t.key, `size ${head.ContentLength}, sent ${t.size}`));
   const etag = head.ETag ?? '';
   const m = /-(\d+)"?$/.exec(etag);
-  if (parts > 0 && m && Number(m[1]) !== parts) throw new VerifyError(t.key, `ETag ${etag} names ${m[1]} parts, sent ${parts}`);
+  if (parts > 0 && m && Number(m[1]) !== parts) throw new VerifyError(landed(t.key, `ETag ${etag} names ${m[1]} parts, sent ${parts}`));
   const full = head.ChecksumCRC32 && !head.ChecksumCRC32.includes('-') && head.ChecksumType !== 'COMPOSITE';
-  if (full && head.ChecksumCRC32 !== crc) throw new VerifyError(t.key, `checksum ${head.ChecksumCRC32}, sent ${crc}`);
+  if (full && head.ChecksumCRC32 !== crc) throw new VerifyError(landed(t.key, `checksum ${head.ChecksumCRC32}, sent ${crc}`));
   return etag;
+}
+
+/** The object in S3 does not match what was sent. */
+function landed(key: string, detail: string): string {
+  return `s3 object ${key} does not match the upload: ${detail}`;
 }

@@ -19,8 +19,9 @@ import { parseS3Uri, type S3Location } from '../config/s3-uri.js';
 import { abortStrandedUploads, type StrandedPolicy } from './stranded.js';
 import { deleteRemoved } from './delete-removed.js';
 import { sendBodiesUnsigned } from '../s3/unsigned-payload.js';
-import { describe } from '../s3/retry.js';
-import { isTransient, Uploader } from './uploader.js';
+import { describe, RETRY_POLICIES, withRetries } from '../s3/retry.js';
+import { Uploader } from './uploader.js';
+import { sleep } from '../util/backoff.js';
 
 export interface FinishOptions {
   /** absolute time (Date.now() ms) by which everything must be over, re-read while waiting (SIGTERM may arrive late) */
@@ -172,22 +173,20 @@ export class OutputSession {
     this.putter.destroy();
   }
 
-  /** The manifest is the last word: a transient failure is retried (1, 2, 4, 8 s) while the deadline allows. */
+  /** The manifest is the last word: a transient failure is retried (RETRY_POLICIES.manifest) while the deadline allows. */
   private async putManifestWithRetries(manifest: Manifest, signal: AbortSignal): Promise<boolean> {
     const key = this.dest.prefix + this.config.manifestKey;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await putManifest(this.client, this.dest.bucket, key, manifest, signal);
-        log.info({ key, files: manifest.files.length, complete: manifest.complete, jobSuccess: manifest.jobSuccess }, 'manifest uploaded');
-        return true;
-      } catch (err) {
-        if (attempt >= 4 || signal.aborted || !isTransient(err)) {
-          log.error({ key, err: describe(err) }, 'could not upload the manifest');
-          return false;
-        }
-        log.warn({ key, err: describe(err), attempt: attempt + 1 }, 'manifest upload failed; retrying');
-        await new Promise((r) => setTimeout(r, 1000 * 2 ** attempt));
-      }
+    const policy = {
+      ...RETRY_POLICIES.manifest(), signal,
+      onRetry: (err: unknown, attempt: number) => log.warn({ key, err: describe(err), attempt }, 'manifest upload failed; retrying'),
+    };
+    try {
+      await withRetries(policy, key, () => putManifest(this.client, this.dest.bucket, key, manifest, signal));
+      log.info({ key, files: manifest.files.length, complete: manifest.complete, jobSuccess: manifest.jobSuccess }, 'manifest uploaded');
+      return true;
+    } catch (err) {
+      log.error({ key, err: describe(err) }, 'could not upload the manifest');
+      return false;
     }
   }
 
@@ -198,7 +197,7 @@ export class OutputSession {
     let lastReport = Date.now();
     let warned = false;
     while (!idle) {
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       const end = deadline();
       const now = Date.now();
       if (end !== undefined && now >= end - reserveMs) return idle;

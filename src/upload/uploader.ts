@@ -1,20 +1,17 @@
-// The upload queue: files in flight (p-limit), memory held (ByteBudget), retries with backoff
-// for transient errors (an unreachable server is waited out), cancellation when a file changes
+// The upload queue: files in flight (p-limit), memory held (ByteBudget), retries of a whole file
+// through the one retry policy (RETRY_POLICIES.uploadFile in s3/retry.ts), cancellation when a file changes
 // mid-upload, and the journal entry once a file has landed unchanged.
 import type { S3Client } from '@aws-sdk/client-s3';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { CredentialError } from '../credentials/types.js';
 import { log } from '../log.js';
 import { metrics } from '../metrics.js';
-import { describe } from '../s3/retry.js';
-import { errorCode, httpStatus } from '../s3/errors.js';
+import { describe, RETRY_POLICIES, withRetries, type RetryContext } from '../s3/retry.js';
 import { BufferPool } from '../util/buffer-pool.js';
 import type { ObjectPutter } from '../s3/object-put.js';
 import { ByteBudget } from './byte-budget.js';
 import type { Journal } from './journal.js';
 import { keyFor, sameSig, type FileSig, type LocalFile, type OutputTree } from './output-tree.js';
 import { FileChangedError, isMultipart, LocalFileError, partSizeFor, uploadFile, type UploadSettings } from './file-upload.js';
-import { backoffDelay } from '../util/backoff.js';
 import { SELF } from './stranded.js';
 
 export interface UploaderOptions {
@@ -44,20 +41,6 @@ export class Cancelled extends Error {
     super(`upload cancelled (${why})`);
     this.name = 'AbortError';
   }
-}
-
-const TRANSIENT_CODES = new Set([
-  'RequestTimeout', 'RequestTimeoutException', 'SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests',
-  'InternalError', 'ServiceUnavailable', 'RequestTimeTooSkewed', 'ExpiredToken', 'TimeoutError', 'VerifyError',
-]);
-
-/** Worth trying again later: network failures, 5xx, throttling, an object that did not verify. */
-export function isTransient(err: unknown): boolean {
-  if (err instanceof CredentialError) return err.retryable;
-  if (TRANSIENT_CODES.has(errorCode(err))) return true;
-  const status = httpStatus(err);
-  if (status === undefined) return true; // no HTTP answer at all: refused, reset, timed out
-  return status >= 500 || status === 408 || status === 429;
 }
 
 interface Active {
@@ -187,50 +170,52 @@ export class Uploader {
 
   private async attempts(rel: string, signal: AbortSignal, seen: LocalFile | undefined): Promise<void> {
     const { journal, tree } = this.o;
-    for (let attempt = 0; ; attempt++) {
-      // (a stale `seen` costs nothing worse than one more upload: the check after it compares)
-      const file = attempt === 0 && seen ? seen : await tree.stat(rel);
-      if (!file) return; // gone, or no longer wanted
-      if (sameSig(journal.get(rel), file.sig)) {
-        this.totals.unchanged++;
-        return;
-      }
-      const active = this.active.get(rel);
-      if (active) active.sig = file.sig;
-      const { key, problem } = keyFor(this.o.prefix, rel);
-      if (!key) {
-        log.error({ path: rel }, `cannot upload: ${problem}`);
-        this.fail(rel, problem!);
-        return;
-      }
-      try {
+    let key = rel;
+    let tries = 1;
+    const policy: RetryContext = {
+      ...RETRY_POLICIES.uploadFile(this.o.retries, this.o.maxBackoffMs),
+      signal,
+      // not the store's doing: handled below, never sent again as they are
+      isFinal: (err) => err instanceof FileChangedError || err instanceof LocalFileError,
+      onRetry: (err, attempt, delay) => (tries = attempt + 1, log.warn({ key, err: describe(err), attempt, retryInMs: Math.round(delay) }, 'upload failed; retrying')),
+    };
+    try {
+      await withRetries(policy, rel, async (attempt) => {
+        // (a stale `seen` costs nothing worse than one more upload: the check after it compares)
+        const file = attempt === 0 && seen ? seen : await tree.stat(rel);
+        if (!file) return; // gone, or no longer wanted
+        if (sameSig(journal.get(rel), file.sig)) {
+          this.totals.unchanged++;
+          return;
+        }
+        const active = this.active.get(rel);
+        if (active) active.sig = file.sig;
+        const k = keyFor(this.o.prefix, rel);
+        if (!k.key) {
+          log.error({ path: rel }, `cannot upload: ${k.problem}`);
+          this.fail(rel, k.problem!);
+          return;
+        }
+        key = k.key;
         await this.once(file, key, attempt, signal);
+      });
+    } catch (err) {
+      if (signal.aborted) return; // cancelled: changed (re-enqueued when stable) or shutting down
+      if (err instanceof FileChangedError) {
+        log.info({ path: rel }, 'file changed during its upload; will upload it again once it is stable');
+        this.o.onChanged(rel);
         return;
-      } catch (err) {
-        if (signal.aborted) return; // cancelled: changed (re-enqueued when stable) or shutting down
-        if (err instanceof FileChangedError) {
-          log.info({ path: rel }, 'file changed during its upload; will upload it again once it is stable');
-          this.o.onChanged(rel);
-          return;
-        }
-        if (err instanceof LocalFileError) {
-          if (err.code === 'ENOENT') return; // deleted (or renamed away) between stat and open
-          // not a regular file inside the output dir any more: not uploaded, not a failure
-          if (err.swapped) return void log.warn({ path: rel, err: err.message }, 'not uploading: a symlink, FIFO or device is in the way now');
-          log.error({ path: rel, err: err.message }, 'cannot read the file');
-          this.fail(rel, err.message);
-          return;
-        }
-        const retryable = isTransient(err);
-        if (!retryable || attempt >= this.o.retries) {
-          log.error({ key, err: describe(err), attempts: attempt + 1 }, 'upload failed');
-          this.fail(rel, describe(err));
-          return;
-        }
-        const delay = backoffDelay({ failures: attempt + 1, maxMs: this.o.maxBackoffMs ?? 30_000, random: Math.random() });
-        log.warn({ key, err: describe(err), attempt: attempt + 1, retryInMs: delay }, 'upload failed; retrying');
-        if (!(await sleep(delay, signal))) return;
       }
+      if (err instanceof LocalFileError) {
+        if (err.code === 'ENOENT') return; // deleted (or renamed away) between stat and open
+        // not a regular file inside the output dir any more: not uploaded, not a failure
+        if (err.swapped) return void log.warn({ path: rel, err: err.message }, 'not uploading: a symlink, FIFO or device is in the way now');
+        log.error({ path: rel, err: err.message }, 'cannot read the file');
+        this.fail(rel, err.message);
+        return;
+      }
+      log.error({ key, err: describe(err), attempts: tries }, 'upload failed');
+      this.fail(rel, describe(err));
     }
   }
 
@@ -276,21 +261,5 @@ export class Uploader {
 
 /** How long a caller's stat stands in for the uploader's own before a multipart upload (see trusted()). */
 const FRESH_MS = 1000;
-
-/** false when the signal fired first */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(false);
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve(false);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 const round = (n: number) => Math.round(n * 100) / 100;

@@ -2,9 +2,8 @@
 // TypedArray#set, and where either side lies in a SharedArrayBuffer (the read blocks of
 // md5/blocks.ts) V8 copies with relaxed atomic loads and stores, byte by byte when the two
 // addresses are not equally aligned, as a body after an HTTP head usually is not. Buffer#fill
-// with a buffer for its value is node's own memcpy. Measured for 2,000 × 64 KiB at an odd
-// offset: out of shared memory 92 ms with copy against 16 ms with fill, into it 76 against 10 ms;
-// behind the 20 ms proxy the copy had been 5 % of a 2,000 × 64 KiB download's client CPU.
+// with a buffer for its value is node's own memcpy, several times faster for a download's bodies
+// (docs/download.md, "Why the code is as it is").
 
 /** Copy `source` (as much as fits) into `target` at `at`; returns the bytes copied. */
 export function copyBytes(source: Uint8Array, target: Buffer, at: number): number {

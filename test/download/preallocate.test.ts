@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { lstat, open, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { preallocate } from '../../src/download/preallocate.js';
+import { Preallocator } from '../../src/download/preallocate.js';
 import { tempDir } from './helpers.js';
 
 const size = 5 * 1024 * 1024 + 123;
@@ -20,7 +20,7 @@ test('preallocate reserves the blocks of the open file, never a file a name was 
   const victim = join(dir, 'victim.txt');
   await writeFile(victim, 'keep');
   await symlink(victim, part);
-  await preallocate(fh, size);
+  await new Preallocator().preallocate(fh, size);
   await fh.close();
   const st = await lstat(moved);
   assert.equal(st.size, size);
@@ -28,16 +28,24 @@ test('preallocate reserves the blocks of the open file, never a file a name was 
   assert.equal(await readFile(victim, 'utf8'), 'keep');
 });
 
-// last in this file: it leaves the tool marked missing for the rest of the process
-test('without fallocate(1) the part file is extended to its size', async (t) => {
+test('without fallocate(1) the part file is extended to its size, and that run stops looking for the tool', async (t) => {
   const dir = await tempDir(t, 'prealloc');
   const path = process.env.PATH;
   process.env.PATH = dir; // no fallocate in there
   t.after(() => { process.env.PATH = path; });
-  const fh = await open(join(dir, 'big.part'), 'w');
-  await preallocate(fh, size);
+  const run = new Preallocator();
+  for (const name of ['big.part', 'second.part']) {
+    const fh = await open(join(dir, name), 'w');
+    await run.preallocate(fh, size);
+    await fh.close();
+    const st = await lstat(join(dir, name));
+    assert.equal(st.size, size);
+    assert.equal(st.blocks, 0, 'sparse: nothing reserved');
+  }
+  // another run (a fresh Preallocator) looks again: with the tool back, it reserves
+  process.env.PATH = path;
+  const fh = await open(join(dir, 'third.part'), 'w');
+  await new Preallocator().preallocate(fh, size);
   await fh.close();
-  const st = await lstat(join(dir, 'big.part'));
-  assert.equal(st.size, size);
-  assert.equal(st.blocks, 0, 'sparse: nothing reserved');
+  assert.ok((await lstat(join(dir, 'third.part'))).blocks * 512 >= size, 'a later run is not marked by an earlier one');
 });

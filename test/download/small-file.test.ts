@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { lstat, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { writeSmallFile as writeOnLoop, writeSmallFileInPool } from '../../src/download/small-file.js';
+import { SmallFileWriter, writeSmallFileInPool } from '../../src/download/small-file.js';
 import { tempDir } from './helpers.js';
 
-for (const [name, writeSmallFile] of [['on the event loop', writeOnLoop], ['on the thread pool', writeSmallFileInPool]] as const) {
+for (const [name, writeSmallFile] of [['on the event loop', (...a: Parameters<typeof writeSmallFileInPool>) => new SmallFileWriter().write(...a)], ['on the thread pool', writeSmallFileInPool]] as const) {
   test(`small files ${name}: bytes and mtime in place, no part left; empty bodies; a planted symlink is refused`, async (t) => {
     const dir = await tempDir(t, 'small-file');
     const mtime = new Date('2024-05-06T07:08:09Z');

@@ -8,7 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Http1Pool, type Http1Request } from '../../src/s3/http1.js';
-import { classify } from '../../src/s3/retry.js';
+import { classify } from '../../src/s3/classify.js';
 
 type Answer = (socket: Socket, request: string, n: number) => void | Promise<void>;
 
@@ -114,10 +114,10 @@ test('a cut body, a dead server, silence and an abort fail as network errors; a 
   const p = pool(t, 300);
   const cut = await p.request(get(server.port, '/cut'), () => () => {}).catch((e: unknown) => e);
   assert.equal((cut as NodeJS.ErrnoException).code, 'ECONNRESET');
-  assert.equal(classify(cut), 'network');
+  assert.deepEqual([classify(cut).action, classify(cut).network], ['retry', true]);
   const silent = await p.request(get(server.port, '/silent'), () => () => {}).catch((e: unknown) => e);
   assert.equal((silent as Error).name, 'TimeoutError');
-  assert.equal(classify(silent), 'network');
+  assert.deepEqual([classify(silent).action, classify(silent).network], ['retry', true]);
   await assert.rejects(p.request(get(server.port, '/garbage'), () => 'collect'), /not an HTTP\/1\.1 answer/);
   await assert.rejects(p.request(get(server.port, '/ok'), () => () => { throw new Error('disk full'); }), /disk full/);
 
@@ -131,7 +131,7 @@ test('a cut body, a dead server, silence and an abort fail as network errors; a 
   t.after(() => dead.destroy());
   const refused = await dead.request(get(1), () => 'collect').catch((e: unknown) => e);
   assert.equal((refused as NodeJS.ErrnoException).code, 'ECONNREFUSED');
-  assert.equal(classify(refused), 'network');
+  assert.deepEqual([classify(refused).action, classify(refused).network], ['retry', true]);
 });
 
 test('one connection serves many requests without piling up listeners', async (t) => {

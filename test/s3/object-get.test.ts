@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { errorCode, httpStatus } from '../../src/s3/errors.js';
-import { classify } from '../../src/s3/retry.js';
+import { classify } from '../../src/s3/classify.js';
 import { bytes, labBucket, labGetter, seed } from '../download/helpers.js';
 import { expiringHolder, staticHolder } from '../helpers/holders.js';
 
@@ -42,11 +42,11 @@ test('lean GET: awkward keys, ranges, If-Match and SDK-shaped errors', async (t)
 
   const changed = await g.get({ bucket, key: k, range: 'bytes=0-1', ifMatch: '"00000000000000000000000000000000"' }, () => 'collect', signal).catch((e: unknown) => e);
   assert.equal(httpStatus(changed), 412);
-  assert.equal(classify(changed), 'transient', 'a changed object is fetched again');
+  assert.equal(classify(changed).action, 'retry', 'a changed object is fetched again');
   const missing = await g.get({ bucket, key: 'nope' }, () => 'collect', signal).catch((e: unknown) => e);
   assert.equal(httpStatus(missing), 404);
   assert.equal(errorCode(missing), 'NoSuchKey');
-  assert.equal(classify(missing), 'fatal');
+  assert.equal(classify(missing).action, 'fatal');
 });
 
 test('lean GET: a session rejected as expired is refreshed once and the request retried', async (t) => {

@@ -1,8 +1,8 @@
 // The SDK default chain: env (AWS_ACCESS_KEY_ID / SECRET / SESSION_TOKEN / CREDENTIAL_EXPIRATION),
 // shared files, credential_process, container endpoint, IMDS. Empty env keys fall through to
 // the next link (Kubernetes manifests often carry `value: ""`), they do not fail.
-// When the environment holds keys, the chain's first link answers and the chain itself (86 ms of
-// CPU to load, with @aws-sdk/core) is not loaded: a third of a download's start-up.
+// When the environment holds keys, the chain's first link answers and the chain itself (with
+// @aws-sdk/core, a large part of a download's start-up) is not loaded (docs/download.md, "Why the code is as it is").
 import { toCredentialError } from '../errors.js';
 import { CredentialError, type CredentialSource, type Credentials } from '../types.js';
 

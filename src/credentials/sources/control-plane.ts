@@ -4,8 +4,8 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { readFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isLoopbackHost } from '../../config/listen-address.js';
+import { backoffDelay, sleep } from '../../util/backoff.js';
 import { log } from '../../log.js';
 import { toCredentialError } from '../errors.js';
 import { CredentialError, type CredentialSource, type Credentials } from '../types.js';
@@ -35,7 +35,7 @@ export function fromControlPlane(opts: ControlPlaneOptions): CredentialSource {
       } catch (err) {
         const ce = toCredentialError(err, `GET ${url.origin}${url.pathname}`);
         if (!ce.retryable || attempt >= opts.retries || signal?.aborted) throw ce;
-        await sleep(200 * 2 ** attempt, undefined, { signal });
+        if (!(await sleep(backoffDelay({ failures: attempt + 1, baseMs: 200, maxMs: 5_000 }), signal))) throw ce;
       }
     }
   };

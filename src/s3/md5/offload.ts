@@ -1,18 +1,18 @@
 // MD5 of downloaded bodies, computed on a worker thread while the event loop goes on receiving,
 // four bodies at a time with SIMD (simd.ts).
-// Why: downloading 600 × 4 MiB, the event loop read the sockets, wrote the files and hashed every
-// byte, and MD5 (1.65 CPU s/GiB with node:crypto) was more than half its work: it was busy about
-// 6.5 s of an 8 s run while the second core was a third idle. rclone hashes on other goroutines.
-// Off the event loop, MD5 was still the largest CPU cost of a download (rclone pays it too);
-// hashing four streams per SIMD pass halves it.
+// Why: MD5 was more than half the event loop's work in a download of large-ish objects while the
+// second core sat partly idle (rclone hashes on other goroutines); off the event loop it was still
+// the largest CPU cost of a download, and hashing four streams per SIMD pass halves it
+// (docs/download.md, "Why the code is as it is").
 // How: sockets read into blocks of shared memory (blocks.ts), which is also the SIMD module's
 // memory. A piece of a body to hash becomes a job on a shared queue (ring.ts) naming its bytes;
 // the worker (worker.ts) hashes them in place and frees the block, and the socket reads into
 // another block meanwhile. Pieces that arrived elsewhere (over TLS, one record at a time) are
-// copied into a block first. No allocation and no message per piece: an earlier try that
-// transferred fresh 1 MiB buffers with postMessage gained nothing and took 310 MiB of RSS. Only
-// the digest comes back as a message, per object.
+// copied into a block first. No allocation and no message per piece (transferring fresh buffers
+// with postMessage gained nothing and cost a lot of memory); only the digest comes back as a
+// message, per object.
 // Without a second CPU, or without WebAssembly SIMD, MD5 stays inline (node:crypto).
+// The worker belongs to an Md5Engine the download mode creates (one per run, no module state).
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -31,22 +31,6 @@ export interface Md5 {
   digest(): Promise<string>;
   /** forget the bytes (a failed attempt); call instead of digest */
   drop(): void;
-}
-
-/** A fresh MD5: on the shared worker when this machine has a second CPU, else inline. */
-export function md5(): Md5 {
-  const off = offload();
-  return off ? new OffloadedMd5(off, off.newStream()) : inlineMd5();
-}
-
-/** Read buffers the MD5 worker can hash in place, for the download's connections (undefined: MD5 is inline). */
-export function md5ReadBuffers(): ReadBufferSource | undefined {
-  return offload()?.blocks;
-}
-
-/** Stop the worker as if it had died (for tests of the fallback). */
-export async function terminateMd5Worker(): Promise<void> {
-  await instance?.terminate();
 }
 
 function inlineMd5(): Md5 {
@@ -68,20 +52,39 @@ const MIN_ROOM = 64 * 1024;
 /** Give up on a worker that frees nothing for this long (it died, or the machine starves it). */
 const STALL_MS = 30_000;
 
-let instance: Md5Offload | undefined;
-let unavailable = false;
+/** The MD5 worker of one download run: started on first use, replaced by inline MD5 for good once it fails. */
+export class Md5Engine {
+  private instance: Md5Offload | undefined;
+  private unavailable = false;
 
-function offload(): Md5Offload | undefined {
-  // after a failure MD5 stays inline: a worker that died once is not restarted (and restarted...)
-  if (instance?.broken) {
-    instance = undefined;
-    unavailable = true;
+  /** A fresh MD5: on the worker when this machine has a second CPU, else inline. */
+  md5(): Md5 {
+    const off = this.offload();
+    return off ? new OffloadedMd5(off, off.newStream()) : inlineMd5();
   }
-  if (instance || unavailable) return instance;
-  const wasm = availableParallelism() >= 2 ? md5x4Module(PAGES) : undefined;
-  if (!wasm || !WebAssembly.validate(wasm)) unavailable = true;
-  else instance = new Md5Offload(wasm);
-  return instance;
+
+  /** Read buffers the worker can hash in place, for the download's connections (undefined: MD5 is inline). */
+  readBuffers(): ReadBufferSource | undefined {
+    return this.offload()?.blocks;
+  }
+
+  /** Stop the worker as if it had died (for tests of the fallback). */
+  async terminate(): Promise<void> {
+    await this.instance?.terminate();
+  }
+
+  private offload(): Md5Offload | undefined {
+    // after a failure MD5 stays inline: a worker that died once is not restarted (and restarted...)
+    if (this.instance?.broken) {
+      this.instance = undefined;
+      this.unavailable = true;
+    }
+    if (this.instance || this.unavailable) return this.instance;
+    const wasm = availableParallelism() >= 2 ? md5x4Module(PAGES) : undefined;
+    if (!wasm || !WebAssembly.validate(wasm)) this.unavailable = true;
+    else this.instance = new Md5Offload(wasm);
+    return this.instance;
+  }
 }
 
 class Md5Offload {
