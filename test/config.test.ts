@@ -56,7 +56,9 @@ test('every option has a kebab-case flag and a SIDECAR_* variable first', () => 
   for (const [key, d] of Object.entries(OPTIONS)) {
     assert.match(d.flag, /^[a-z0-9]+(-[a-z0-9]+)*$/, key);
     assert.match(d.env[0]!, /^SIDECAR_[A-Z0-9_]+$/, key);
-    assert.equal(d.env[0], `SIDECAR_${d.flag.toUpperCase().replace(/-/g, '_')}`, key);
+    // the broker's options carry its name in the variable: SIDECAR_BROKER_CONFIG for --config
+    const group = d.group === 'broker' && !d.flag.startsWith('broker-') ? 'BROKER_' : '';
+    assert.equal(d.env[0], `SIDECAR_${group}${d.flag.toUpperCase().replace(/-/g, '_')}`, key);
   }
 });
 

@@ -6,7 +6,7 @@ import type { Tag } from '@aws-sdk/client-sts';
 import { optionName, required, setBy, type Config } from '../config.js';
 import { ConfigError } from '../config/define.js';
 import { log } from '../log.js';
-import { requireSts, storeOf } from '../s3/providers.js';
+import { requireSts, storeOf } from '../config/stores.js';
 import { buildSessionPolicy } from './session-policy.js';
 import type { CredentialSource } from './types.js';
 

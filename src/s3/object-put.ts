@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
-import { storeOf } from './providers.js';
+import { storeOf } from '../config/stores.js';
 import { RETRY_POLICIES, withRetries } from './retry.js';
 import { S3Http, type S3HttpOptions } from './transport.js';
 

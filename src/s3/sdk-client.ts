@@ -13,7 +13,8 @@ import type { RetryStrategyV2, RetryToken } from '@smithy/types';
 import { sleep } from '../util/backoff.js';
 import { classify, withSession } from './classify.js';
 import { RETRY_POLICIES, retryDelay, type RetryPolicy } from './retry.js';
-import { stripChecksumHeaders, storeOf } from './providers.js';
+import { storeOf } from '../config/stores.js';
+import { stripChecksumHeaders } from './checksum-headers.js';
 
 export interface S3ClientOptions {
   /** sockets to allow per host: at least the transfer concurrency (the SDK's default of 50 queues the rest) */

@@ -15,7 +15,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';
-import { storeOf } from '../s3/providers.js';
+import { storeOf } from '../config/stores.js';
 import { Http1Pool, type BodyHandler, type Http1Head, type Http1Response } from './http1.js';
 import type { Md5Engine } from './md5/offload.js';
 import { withSession } from './classify.js';

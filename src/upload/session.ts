@@ -8,7 +8,7 @@ import { OPTIONS, optionName, required, type Config, type OptionKey } from '../c
 import type { CredentialHolder } from '../credentials/types.js';
 import { EXIT } from '../exit-codes.js';
 import { log } from '../log.js';
-import { storeOf } from '../s3/providers.js';
+import { storeOf } from '../config/stores.js';
 import { OutputFilter } from './filter.js';
 import { Journal } from './journal.js';
 import { mtimeIso, putInProgress, putManifest, type Manifest } from './manifest.js';

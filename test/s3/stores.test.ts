@@ -1,4 +1,4 @@
-// The per-store settings (src/s3/providers.ts): which store an endpoint names, explicit options
+// The per-store settings (src/config/stores.ts): which store an endpoint names, explicit options
 // over the store's defaults, and on the wire against the real server: a when_required store gets
 // no checksum header on any request (and still correct objects), path-style addressing, and a
 // part limit that makes the uploader choose larger parts. A recording proxy sits in front of the
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../src/config.js';
-import { recognise, storeOf } from '../../src/s3/providers.js';
+import { recognise, storeOf } from '../../src/config/stores.js';
 import { S3Http } from '../../src/s3/transport.js';
 import { partSizeFor } from '../../src/upload/file-upload.js';
 import { runCli } from '../helpers/cli.js';

@@ -1,5 +1,5 @@
 import { oneOf } from '../define.js';
-import { PROVIDERS } from '../../s3/providers.js';
+import { PROVIDERS } from '../stores.js';
 
 export const storeOptions = {
   s3Provider: oneOf(['auto', ...PROVIDERS] as const, {

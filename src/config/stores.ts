@@ -1,10 +1,8 @@
 // What differs between the S3 stores people run, in one table. The options --force-path-style,
 // --request-checksum-calculation and --max-parts default to the store's value; set explicitly,
 // they win. Sources for each value, and which ones are assumptions, are in docs/stores.md.
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { FinalizeHandler, FinalizeHandlerArguments, MetadataBearer } from '@smithy/types';
 import type { Config } from '../config.js';
-import { ConfigError, originOf } from '../config/define.js';
+import { ConfigError, originOf } from './define.js';
 
 export const PROVIDERS = ['aws', 'ceph', 'minio', 'garage', 'seaweedfs', 'scaleway', 'r2', 'b2', 'generic'] as const;
 export type Provider = (typeof PROVIDERS)[number];
@@ -93,23 +91,4 @@ export function requireSts(store: Store, source: string, setting: string): void 
   if (store.sts) return;
   const what = store.auto ? `names ${store.label} (--s3-provider auto), which` : `is ${store.provider}: ${store.label}`;
   throw new ConfigError(setting, `${what} has no STS, so the ${source} source cannot get credentials there. Mount a static key into the sidecar only (the chain source; docs/stores.md), or set --s3-provider generic if this store does have STS`);
-}
-
-/** Checksum headers some stores reject (B2 answers 400 "Unsupported header" to each of them). */
-const CHECKSUM_HEADER = /^x-amz-(checksum-|sdk-checksum-algorithm$|trailer$)/i;
-
-/**
- * For a when_required store: no request leaves with a checksum header, even where the code asks
- * for one (the manifest's CRC32, HeadObject's checksum mode). Removed before signing, so the
- * signature covers what is sent; the CRC32 is still computed locally for the journal and manifest.
- */
-export function stripChecksumHeaders(client: S3Client): void {
-  client.middlewareStack.addRelativeTo(
-    <O extends MetadataBearer>(next: FinalizeHandler<object, O>) => async (args: FinalizeHandlerArguments<object>) => {
-      const headers = (args.request as { headers?: Record<string, string> }).headers;
-      for (const name of Object.keys(headers ?? {})) if (CHECKSUM_HEADER.test(name)) delete headers![name];
-      return next(args);
-    },
-    { relation: 'before', toMiddleware: 'httpSigningMiddleware', name: 'sidecarNoChecksumHeaders' },
-  );
 }
