@@ -1,10 +1,10 @@
 // Object bodies (and HEAD), fetched lean: one signed request through s3-http.ts and its HTTP/1.1
-// client (see there and http1.ts for why not S3Client.send or node:http). The body reaches the
+// client (see there and http1/pool.ts for why not S3Client.send or node:http). The body reaches the
 // caller piece by piece, synchronously, to be written and hashed on the spot. GETs that need the
 // SDK's checksum validation (ChecksumMode) stay on the SDK.
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
-import type { BodyHandler, Http1Head } from './http1.js';
+import type { BodyHandler, Http1Head } from './http1/index.js';
 import { S3Http, type S3HttpOptions } from './transport.js';
 
 export interface GetRequest {

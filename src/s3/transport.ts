@@ -1,5 +1,5 @@
 // One S3 request, lean: SigV4-signed (sigv4.ts); GET and HEAD over the lean HTTP/1.1 client
-// (http1.ts), the PUT of small files over a keep-alive node:http(s) agent.
+// (http1/), the PUT of small files over a keep-alive node:http(s) agent.
 // Why not S3Client.send: measured on this project's lab, the SDK's per-request work (middleware
 // stack, schema serde, endpoint rules, user agent, logging filters) costs about 2 ms of CPU per
 // request, more than the HTTP exchange itself, and loading the S3 client costs 0.25 s of CPU
@@ -16,7 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';
-import { Http1Pool, type BodyHandler, type Http1Head, type Http1Response } from './http1.js';
+import { Http1Pool, type BodyHandler, type Http1Head, type Http1Response } from './http1/index.js';
 import { md5ReadBuffers } from './md5/offload.js';
 import { errorCode, isExpiredSessionError } from './errors.js';
 import { canonicalQuery, EMPTY_SHA256, signRequest, uriEncode } from './sigv4.js';
@@ -58,7 +58,7 @@ export interface S3Request {
 export class S3Http {
   /** node:http(s) and its agent, for the PUT of small files (object-put.ts); created on first use */
   private node: { transport: Pick<typeof http, 'Agent' | 'request'>; agent: http.Agent } | undefined;
-  /** the lean HTTP/1.1 client, for GET and HEAD (http1.ts); created on first use */
+  /** the lean HTTP/1.1 client, for GET and HEAD (http1/); created on first use */
   private pool: Http1Pool | undefined;
   private readonly https: boolean;
   private readonly endpoint: URL | undefined;
