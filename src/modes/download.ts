@@ -52,7 +52,7 @@ export async function downloadMode(config: Config): Promise<number> {
     socketTimeoutMs,
     responseChecksumValidation: 'WHEN_REQUIRED',
   }));
-  const getter = new ObjectGetter(config, engine.holder, { maxSockets: downloadSockets(config), socketTimeoutMs });
+  const getter = new ObjectGetter(config, engine.holder, { maxSockets: downloadSockets(config), socketTimeoutMs, requestDeadlineMs: config.requestDeadline });
   const progress = new Progress({ direction: 'download', intervalMs: config.progressInterval }).start();
   log.info({ prefixes: config.inputPrefix, inputDir: config.inputDir, layout: config.layout, concurrency: config.downloadConcurrency },
     `downloading ${config.inputPrefix.join(', ')} into ${config.inputDir} (layout ${config.layout})`);

@@ -16,7 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';
-import { Http1Pool, type BodyHandler, type Http1Head, type Http1Response } from './http1/index.js';
+import { DeadlineError, DEFAULT_COLLECT_LIMIT, DEFAULT_DEADLINE_MS, Http1Pool, type BodyHandler, type Http1Head, type Http1Response } from './http1/index.js';
 import { md5ReadBuffers } from './md5/offload.js';
 import { errorCode, isExpiredSessionError } from './errors.js';
 import { canonicalQuery, EMPTY_SHA256, signRequest, uriEncode } from './sigv4.js';
@@ -41,6 +41,8 @@ export interface S3HttpOptions {
   maxSockets: number;
   /** fail a request (headers or body) after this long without a byte */
   socketTimeoutMs: number;
+  /** fail a request that has not ended this long after it was sent (--request-deadline; the client's default otherwise) */
+  requestDeadlineMs?: number | undefined;
 }
 
 export interface S3Request {
@@ -53,6 +55,10 @@ export interface S3Request {
   /** extra headers, lower-case names; x-amz-content-sha256 defaults to the empty body's hash */
   headers?: Record<string, string>;
   body?: Buffer;
+  /** this request's own deadline (a large body's), instead of requestDeadlineMs */
+  deadlineMs?: number | undefined;
+  /** the most a collected answer may hold (the client's 1 MiB by default) */
+  collectLimit?: number | undefined;
 }
 
 export class S3Http {
@@ -152,10 +158,12 @@ export class S3Http {
   private async fetchOnce(req: S3Request & { method: 'GET' | 'HEAD' }, onHead: (head: Http1Head) => BodyHandler, signal: AbortSignal | undefined): Promise<Http1Response> {
     const { hostname, port, path, headers } = await this.signed(req);
     // bodies are read into memory the MD5 worker hashes in place (md5/offload.ts)
-    this.pool ??= new Http1Pool({ maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs, readBuffers: md5ReadBuffers() });
+    this.pool ??= new Http1Pool({
+      maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs, deadlineMs: this.opts.requestDeadlineMs, readBuffers: md5ReadBuffers(),
+    });
     const ok = (status: number) => status >= 200 && status < 300;
     const res = await this.pool.request(
-      { method: req.method, hostname, port: port ?? (this.https ? 443 : 80), tls: this.https, path, headers },
+      { method: req.method, hostname, port: port ?? (this.https ? 443 : 80), tls: this.https, path, headers, deadlineMs: req.deadlineMs, collectLimit: req.collectLimit },
       (head) => (ok(head.status) ? onHead(head) : 'collect'),
       signal,
     );
@@ -179,6 +187,10 @@ export class S3Http {
       r.setTimeout(this.opts.socketTimeoutMs, () => {
         r.destroy(Object.assign(new Error(`no data from ${hostname} for ${this.opts.socketTimeoutMs} ms`), { name: 'TimeoutError', code: 'ETIMEDOUT' }));
       });
+      const deadlineMs = req.deadlineMs ?? this.opts.requestDeadlineMs ?? DEFAULT_DEADLINE_MS;
+      const deadline = setTimeout(() => r.destroy(new DeadlineError(`the answer did not end within the request deadline of ${Math.round(deadlineMs / 1000)} s`)), deadlineMs);
+      deadline.unref();
+      r.on('close', () => clearTimeout(deadline));
       r.on('error', reject);
       r.end(req.body);
     });
@@ -191,7 +203,12 @@ async function readError(res: IncomingMessage): Promise<S3HttpError> {
   res.setEncoding('utf8');
   try {
     for await (const chunk of res) {
-      if (text.length < 64 * 1024) text += chunk;
+      text += chunk;
+      // the code and message come first; past the cap the rest is not worth reading
+      if (text.length >= DEFAULT_COLLECT_LIMIT) {
+        res.destroy();
+        break;
+      }
     }
   } catch {
     // the status is what matters; a cut-off body still leaves it
