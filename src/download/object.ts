@@ -112,7 +112,7 @@ async function fetchWhole(ctx: FetchContext, meta: ObjectMeta, target: string): 
     let body: Buffer | undefined;
     let bytes = 0;
     try {
-      const head = await ctx.getter.get({ bucket: meta.bucket, key: meta.key }, (h) => {
+      const head = await ctx.getter.get({ bucket: meta.bucket, key: meta.key, size: meta.size }, (h) => {
         ctx.retry.watch.answered();
         const expected = h.contentLength ?? meta.size;
         if (expected >= SMALL_OBJECT_BYTES) {
@@ -140,7 +140,7 @@ async function fetchWhole(ctx: FetchContext, meta: ObjectMeta, target: string): 
   // hashed off the event loop where it can be (md5/offload.ts); dropped if the attempt fails
   let hash: Md5 | undefined;
   try {
-    const head = await ctx.getter.get({ bucket: meta.bucket, key: meta.key }, (h) => {
+    const head = await ctx.getter.get({ bucket: meta.bucket, key: meta.key, size: meta.size }, (h) => {
       ctx.retry.watch.answered();
       hash = plainMd5(h.etag) ? ctx.getter.md5.md5() : undefined;
       const w = writer = new OffsetWriter(fh.fd, 0, { hash, onBytes: ctx.onBytes });

@@ -70,7 +70,7 @@ export async function download(config: Config, holder: CredentialHolder): Promis
     socketTimeoutMs,
     responseChecksumValidation: 'WHEN_REQUIRED',
   }));
-  const getter = new ObjectGetter(config, holder, { maxSockets: downloadSockets(config), socketTimeoutMs });
+  const getter = new ObjectGetter(config, holder, { maxSockets: downloadSockets(config), socketTimeoutMs, requestDeadlineMs: config.requestDeadline });
   const progress = new Progress({ direction: 'download', intervalMs: config.progressInterval }).start();
   log.info({ prefixes: config.inputPrefix, inputDir: config.inputDir, layout: config.layout, concurrency: config.downloadConcurrency },
     `downloading ${config.inputPrefix.join(', ')} into ${config.inputDir} (layout ${config.layout})`);

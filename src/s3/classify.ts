@@ -6,7 +6,8 @@ import type { CredentialHolder, Credentials } from '../credentials/types.js';
 import { CredentialError } from '../credentials/types.js';
 import { log } from '../log.js';
 import { UnsafePathError } from '../util/keys.js';
-import { errorCode, httpStatus, VerifyError } from './errors.js';
+import { errorCode, httpStatus, InvalidEtagError, ListingError, VerifyError } from './errors.js';
+import { RequestHeaderError } from './http1/index.js';
 
 export type RetryAction = 'retry' | 'refresh-and-retry' | 'fatal';
 
@@ -50,6 +51,10 @@ const refresh = (reason: string): Classification => ({ action: 'refresh-and-retr
 export function classify(err: unknown, ctx: ClassifyContext = {}): Classification {
   if (err instanceof VerifyError) return retry(`body did not verify: ${err.message}`);
   if (err instanceof UnsafePathError) return fatal('unsafe local path');
+  // the request or the listing itself is broken: sending it again cannot help
+  if (err instanceof RequestHeaderError) return fatal(`request refused before sending: ${err.message}`);
+  if (err instanceof InvalidEtagError) return fatal(`listing gave an unusable ETag: ${err.message}`);
+  if (err instanceof ListingError) return fatal(`listing broke S3's ordering or paging: ${err.message}`);
   if (err instanceof CredentialError) return err.retryable ? retry(`credentials: ${err.reason}`) : fatal(`credentials: ${err.reason}`);
   const status = httpStatus(err);
   const code = errorCode(err);

@@ -20,3 +20,19 @@ export class VerifyError extends Error {
     this.name = 'VerifyError';
   }
 }
+
+/** An ETag from a listing that cannot be sent back in If-Match. The listing is at fault: not retried. */
+export class InvalidEtagError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidEtagError';
+  }
+}
+
+/** The listing broke S3's ordering or paging: retrying the page cannot help. */
+export class ListingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ListingError';
+  }
+}

@@ -8,6 +8,7 @@
 import { formatS3Uri, type S3Location } from '../config/s3-uri.js';
 import type { S3Http } from './transport.js';
 import { withRetries, type RetryContext } from './retry.js';
+import { ListingError, ListingOrder } from './list-order.js';
 
 export interface ListedObject {
   key: string;
@@ -33,6 +34,10 @@ export interface ListOptions {
  */
 export const FIRST_PAGE_KEYS = 100;
 
+/** A listing page's cap: its envelope, plus each entry at its largest (a 1,024-byte key escaped, its fields). */
+const PAGE_BASE_BYTES = 64 * 1024;
+const ENTRY_BYTES = 7 * 1024;
+
 interface ListPage {
   objects: ListedObject[];
   /** set when there is a next page */
@@ -50,9 +55,11 @@ export async function* listPages(http: S3Http, loc: S3Location, retry: RetryCont
     return withRetries(retry, `listing ${formatS3Uri(loc)}`, () => listPage(http, loc, token, size, opts.shallow, retry.signal));
   };
 
+  const order = new ListingOrder(formatS3Uri(loc));
   let next: Promise<ListPage> | undefined = fetchPage(undefined);
   while (next) {
     const page: ListPage = await next;
+    order.check(page);
     // ask for the following page before handing this one out
     next = page.nextToken ? fetchPage(page.nextToken) : undefined;
     // a rejected prefetch must not go unhandled while the consumer is busy; it rethrows on await
@@ -74,6 +81,8 @@ async function listPage(http: S3Http, loc: S3Location, token: string | undefined
       ...(token ? { 'continuation-token': token } : {}),
       ...(shallow ? { delimiter: '/' } : {}),
     },
+    // a page holds at most maxKeys entries of a key (1,024 bytes, up to 6 escaped per byte) and its fields
+    collectLimit: PAGE_BASE_BYTES + maxKeys * ENTRY_BYTES,
   }, () => 'collect', signal);
   const xml = res.body?.toString('utf8') ?? '';
   return parsePage(xml);
@@ -109,7 +118,9 @@ export function parsePage(xml: string): ListPage {
   }
   const truncated = /<IsTruncated>true<\/IsTruncated>/.test(xml);
   const token = /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(xml)?.[1];
-  return { objects, nextToken: truncated && token ? decodeXmlText(token) : undefined };
+  // a truncated page without a token would end the listing early, silently
+  if (truncated && !token) throw new ListingError('a listing page says it is truncated but gives no continuation token');
+  return { objects, nextToken: truncated ? decodeXmlText(token!) : undefined };
 }
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };

@@ -1,5 +1,5 @@
 // One S3 request, lean: SigV4-signed (sigv4.ts); GET and HEAD over the lean HTTP/1.1 client
-// (http1.ts), the PUT of small files over a keep-alive node:http(s) agent.
+// (http1/), the PUT of small files over a keep-alive node:http(s) agent.
 // Why not S3Client.send: the SDK's per-request work (middleware stack, schema serde, endpoint
 // rules, user agent, logging filters) costs more CPU than the HTTP exchange itself, and loading
 // the S3 client delays the first request; for many small objects that decides the speed
@@ -16,7 +16,7 @@ import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';
 import { storeOf } from '../config/stores.js';
-import { Http1Pool, type BodyHandler, type Http1Head, type Http1Response } from './http1.js';
+import { DeadlineError, DEFAULT_COLLECT_LIMIT, DEFAULT_DEADLINE_MS, Http1Pool, type BodyHandler, type Http1Head, type Http1Response } from './http1/index.js';
 import type { Md5Engine } from './md5/offload.js';
 import { withSession } from './classify.js';
 import { canonicalQuery, EMPTY_SHA256, signRequest, SigningCache, uriEncode } from './sigv4.js';
@@ -46,6 +46,8 @@ export interface S3HttpOptions {
   socketTimeoutMs: number;
   /** GET and HEAD bodies are read into this engine's memory, where its worker hashes them in place */
   md5?: Md5Engine | undefined;
+  /** fail a request that has not ended this long after it was sent (--request-deadline; the client's default otherwise) */
+  requestDeadlineMs?: number | undefined;
 }
 
 export interface S3Request {
@@ -58,12 +60,16 @@ export interface S3Request {
   /** extra headers, lower-case names; x-amz-content-sha256 defaults to the empty body's hash */
   headers?: Record<string, string>;
   body?: Buffer;
+  /** this request's own deadline (a large body's), instead of requestDeadlineMs */
+  deadlineMs?: number | undefined;
+  /** the most a collected answer may hold (the client's 1 MiB by default) */
+  collectLimit?: number | undefined;
 }
 
 export class S3Http {
   /** node:http(s) and its agent, for the PUT of small files (object-put.ts); created on first use */
   private node: { transport: Pick<typeof http, 'Agent' | 'request'>; agent: http.Agent } | undefined;
-  /** the lean HTTP/1.1 client, for GET and HEAD (http1.ts); created on first use */
+  /** the lean HTTP/1.1 client, for GET and HEAD (http1/); created on first use */
   private pool: Http1Pool | undefined;
   private readonly https: boolean;
   private readonly endpoint: URL | undefined;
@@ -154,10 +160,12 @@ export class S3Http {
   private async fetchOnce(req: S3Request & { method: 'GET' | 'HEAD' }, onHead: (head: Http1Head) => BodyHandler, signal: AbortSignal | undefined): Promise<Http1Response> {
     const { hostname, port, path, headers } = await this.signed(req);
     // bodies are read into memory the MD5 worker hashes in place (md5/offload.ts)
-    this.pool ??= new Http1Pool({ maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs, readBuffers: this.opts.md5?.readBuffers() });
+    this.pool ??= new Http1Pool({
+      maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs, deadlineMs: this.opts.requestDeadlineMs, readBuffers: this.opts.md5?.readBuffers(),
+    });
     const ok = (status: number) => status >= 200 && status < 300;
     const res = await this.pool.request(
-      { method: req.method, hostname, port: port ?? (this.https ? 443 : 80), tls: this.https, path, headers },
+      { method: req.method, hostname, port: port ?? (this.https ? 443 : 80), tls: this.https, path, headers, deadlineMs: req.deadlineMs, collectLimit: req.collectLimit },
       (head) => (ok(head.status) ? onHead(head) : 'collect'),
       signal,
     );
@@ -181,6 +189,10 @@ export class S3Http {
       r.setTimeout(this.opts.socketTimeoutMs, () => {
         r.destroy(Object.assign(new Error(`no data from ${hostname} for ${this.opts.socketTimeoutMs} ms`), { name: 'TimeoutError', code: 'ETIMEDOUT' }));
       });
+      const deadlineMs = req.deadlineMs ?? this.opts.requestDeadlineMs ?? DEFAULT_DEADLINE_MS;
+      const deadline = setTimeout(() => r.destroy(new DeadlineError(`the answer did not end within the request deadline of ${Math.round(deadlineMs / 1000)} s`)), deadlineMs);
+      deadline.unref();
+      r.on('close', () => clearTimeout(deadline));
       r.on('error', reject);
       r.end(req.body);
     });
@@ -193,7 +205,12 @@ async function readError(res: IncomingMessage): Promise<S3HttpError> {
   res.setEncoding('utf8');
   try {
     for await (const chunk of res) {
-      if (text.length < 64 * 1024) text += chunk;
+      text += chunk;
+      // the code and message come first; past the cap the rest is not worth reading
+      if (text.length >= DEFAULT_COLLECT_LIMIT) {
+        res.destroy();
+        break;
+      }
     }
   } catch {
     // the status is what matters; a cut-off body still leaves it

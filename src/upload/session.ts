@@ -79,7 +79,7 @@ export class OutputSession {
     });
     if (!config.signPayload) sendBodiesUnsigned(client);
     const putter = new ObjectPutter(config, holder, {
-      maxSockets: config.uploadConcurrency, socketTimeoutMs: 120_000, maxAttempts: 3, signPayload: config.signPayload,
+      maxSockets: config.uploadConcurrency, socketTimeoutMs: 120_000, requestDeadlineMs: config.requestDeadline, maxAttempts: 3, signPayload: config.signPayload,
     });
     log.info({ outputDir: root, destination: `s3://${dest.bucket}/${dest.prefix}`, preset: config.preset, journal: journalPath, alreadyUploaded: journal.size }, 'output session started');
     const tree = new OutputTree(root, filter);

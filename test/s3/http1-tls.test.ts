@@ -43,7 +43,7 @@ test('over TLS: a verified certificate, a body of many records, chunked framing,
   t.after(() => server.close());
   const port = (server.address() as { port: number }).port;
 
-  const http1 = new URL('../../src/s3/http1.ts', import.meta.url).href;
+  const http1 = new URL('../../src/s3/http1/index.ts', import.meta.url).href;
   const script = `
     import { createHash } from 'node:crypto';
     const { Http1Pool } = await import(${JSON.stringify(http1)});

@@ -1,4 +1,4 @@
-// The lean HTTP/1.1 client (src/s3/http1.ts) against answers framed every way HTTP/1.1
+// The lean HTTP/1.1 client (src/s3/http1/) against answers framed every way HTTP/1.1
 // allows. A crafted TCP server stands in for S3 here, because the real one (Ceph RGW, used by
 // every other download test) cannot be made to split its headers byte by byte, send a 100
 // Continue, cut a body short, or close a kept-alive connection on demand.
@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Http1Pool, type Http1Request } from '../../src/s3/http1.js';
+import { Http1Pool, type Http1Request } from '../../src/s3/http1/index.js';
 import { classify } from '../../src/s3/classify.js';
 
 type Answer = (socket: Socket, request: string, n: number) => void | Promise<void>;

@@ -1,7 +1,7 @@
 // The shared blocks as the event loop sees them: who holds which (the reference counts of
 // ring.ts), and handing them to sockets as read buffers, so that a body the socket read can be
 // hashed by the worker where it lies, without a copy.
-import type { ReadBufferSource } from '../http1.js';
+import type { ReadBufferSource } from '../http1/index.js';
 import { BLOCK_BYTES, countIndex } from './ring.js';
 
 export class SharedBlocks implements ReadBufferSource {

@@ -18,7 +18,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { log } from '../../log.js';
 import { copyBytes } from '../../util/copy-bytes.js';
-import type { ReadBufferSource } from '../http1.js';
+import type { ReadBufferSource } from '../http1/index.js';
 import { SharedBlocks } from './blocks.js';
 import { BLOCK_BYTES, LAYOUT, controlWords, putJob, type Job } from './ring.js';
 import { md5x4Module } from './simd.js';
