@@ -1,5 +1,5 @@
 // One S3 request, lean: SigV4-signed (sigv4.ts); GET and HEAD over the lean HTTP/1.1 client
-// (http1.ts), the PUT of small files over a keep-alive node:http(s) agent.
+// (http1.ts, or undici: http-client.ts), the PUT of small files over a keep-alive node:http(s) agent.
 // Why not S3Client.send: measured on this project's lab, the SDK's per-request work (middleware
 // stack, schema serde, endpoint rules, user agent, logging filters) costs about 2 ms of CPU per
 // request, more than the HTTP exchange itself, and loading the S3 client costs 0.25 s of CPU
@@ -16,8 +16,10 @@ import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';
-import { Http1Pool, type BodyHandler, type Http1Head, type Http1Response } from './http1.js';
+import type { BodyHandler, Http1Head, Http1Response } from './http1.js';
+import { createHttpClient, httpClientKind, type HttpClient, type HttpClientKind } from './http-client.js';
 import { md5ReadBuffers } from './md5/offload.js';
+import { md5Kind } from './md5/choice.js';
 import { errorCode, isExpiredSessionError } from './errors.js';
 import { canonicalQuery, EMPTY_SHA256, signRequest, uriEncode } from './sigv4.js';
 
@@ -58,8 +60,9 @@ export interface S3Request {
 export class S3Http {
   /** node:http(s) and its agent, for the PUT of small files (object-put.ts); created on first use */
   private node: { transport: Pick<typeof http, 'Agent' | 'request'>; agent: http.Agent } | undefined;
-  /** the lean HTTP/1.1 client, for GET and HEAD (http1.ts); created on first use */
-  private pool: Http1Pool | undefined;
+  /** the HTTP/1.1 client for GET and HEAD (http-client.ts); created on first use */
+  private pool: HttpClient | undefined;
+  private readonly client: HttpClientKind;
   private readonly https: boolean;
   private readonly endpoint: URL | undefined;
   private readonly pathStyle: boolean;
@@ -70,6 +73,8 @@ export class S3Http {
     this.endpoint = config.endpointUrl ? new URL(config.endpointUrl) : undefined;
     this.https = this.endpoint ? this.endpoint.protocol === 'https:' : true;
     this.pathStyle = config.forcePathStyle || this.endpoint !== undefined;
+    this.client = httpClientKind();
+    md5Kind(); // a bad SIDECAR_MD5 fails here, at the start (exit 2), not at the first object
   }
 
   destroy(): void {
@@ -152,7 +157,7 @@ export class S3Http {
   private async fetchOnce(req: S3Request & { method: 'GET' | 'HEAD' }, onHead: (head: Http1Head) => BodyHandler, signal: AbortSignal | undefined): Promise<Http1Response> {
     const { hostname, port, path, headers } = await this.signed(req);
     // bodies are read into memory the MD5 worker hashes in place (md5/offload.ts)
-    this.pool ??= new Http1Pool({ maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs, readBuffers: md5ReadBuffers() });
+    this.pool ??= createHttpClient(this.client, { maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs, readBuffers: md5ReadBuffers() });
     const ok = (status: number) => status >= 200 && status < 300;
     const res = await this.pool.request(
       { method: req.method, hostname, port: port ?? (this.https ? 443 : 80), tls: this.https, path, headers },
