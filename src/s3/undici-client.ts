@@ -78,6 +78,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private started = false;
   /** our own failure (a handler threw, an abort): what the caller sees, not undici's wrapper */
   private failure: Error | undefined;
+  private controller: Dispatcher.DispatchController | undefined;
   private onAbort: (() => void) | undefined;
 
   constructor(private readonly onHead: (head: Http1Head) => BodyHandler, private readonly signal: AbortSignal | undefined, private readonly timeoutMs: number) {
@@ -85,19 +86,20 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.resolve = res;
       this.reject = rej;
     });
+    if (signal) {
+      // also while the request waits in the pool's queue: it fails at once, and is never sent
+      this.onAbort = () => this.fail(Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR', cause: signal.reason }));
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
     this.started = true;
-    const signal = this.signal;
-    if (!signal) return;
-    const abort = () => this.abort(controller, Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR', cause: signal.reason }));
-    if (signal.aborted) return abort();
-    this.onAbort = abort;
-    signal.addEventListener('abort', abort, { once: true });
+    if (this.failure) controller.abort(this.failure);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, status: number, raw: Record<string, string | string[] | undefined>): void {
+  onResponseStart(_controller: Dispatcher.DispatchController, status: number, raw: Record<string, string | string[] | undefined>): void {
     if (status < 200) return; // 100 Continue and the like
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(raw)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
@@ -105,11 +107,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     try {
       this.handler = this.onHead(this.head);
     } catch (err) {
-      this.abort(controller, err as Error);
+      this.fail(err as Error);
     }
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, piece: Buffer): void {
+  onResponseData(_controller: Dispatcher.DispatchController, piece: Buffer): void {
     if (this.failure) return;
     try {
       if (this.handler !== 'collect') return this.handler(piece);
@@ -117,7 +119,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       if (this.collectedBytes > COLLECT_CAP_BYTES) throw new Error(`the answer's body is longer than ${COLLECT_CAP_BYTES} bytes`);
       this.collected.push(piece);
     } catch (err) {
-      this.abort(controller, err as Error);
+      this.fail(err as Error);
     }
   }
 
@@ -134,7 +136,9 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   /** A socket closed or reset before the answer began, on a request that reached a connection. */
   stale(err: unknown): boolean {
-    return this.started && this.head === undefined && this.failure === undefined && (err as { code?: string })?.code === 'UND_ERR_SOCKET';
+    const e = err as { code?: string; message?: string };
+    const closed = (e?.code === 'UND_ERR_SOCKET' && /^(other side )?closed$/.test(e.message ?? '')) || e?.code === 'ECONNRESET' || e?.code === 'EPIPE';
+    return this.started && this.head === undefined && this.failure === undefined && closed;
   }
 
   /** undici's errors in the hand-written client's shapes (see the top of this file). */
@@ -149,9 +153,13 @@ class Exchange implements Dispatcher.DispatchHandler {
     return err;
   }
 
-  private abort(controller: Dispatcher.DispatchController, err: Error): void {
-    this.failure ??= err;
-    controller.abort(err);
+  /** Fail the request with our own error now; undici closes the connection (or never sends the request). */
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.controller?.abort(err);
+    this.cleanup();
+    this.reject(err);
   }
 
   private cleanup(): void {
