@@ -4,8 +4,9 @@
 // lab's static keys, a throwaway HOME (no ~/.aws or rclone.conf of the machine leaks in) and no
 // AWS_CA_BUNDLE (it breaks rclone 1.60's S3 backend).
 // s3-sidecar also runs as variants (--variants): the same build with undici's Pool#dispatch in
-// place of the hand-written HTTP/1.1 client, or node:crypto's MD5 in place of the SIMD one (both on
-// the worker thread), chosen by the hidden SIDECAR_HTTP_CLIENT / SIDECAR_MD5 switches.
+// place of the hand-written HTTP/1.1 client (and of node:http for small PUTs), or node:crypto's
+// MD5 in place of the SIMD one (both on the worker thread), chosen by the hidden
+// SIDECAR_HTTP_CLIENT / SIDECAR_MD5 switches.
 import type { BenchLab } from './lab.js';
 import type { Invocation } from './measure.js';
 import { SIDECAR_CLI } from './snapshot.js';

@@ -7,12 +7,20 @@ import { log } from '../log.js';
 import { Http1Pool, type BodyHandler, type Http1Head, type Http1PoolOptions, type Http1Request, type Http1Response } from './http1.js';
 import { UndiciClient } from './undici-client.js';
 
+/** A PUT with its body in memory (the upload of small files). */
+export interface PutRequest extends Omit<Http1Request, 'method'> {
+  method: 'PUT';
+  body: Buffer;
+}
+
 export interface HttpClient {
   /**
    * Send one request. `onHead` sees the status and headers and says what to do with the body;
    * resolves once the body is complete.
    */
   request(req: Http1Request, onHead: (head: Http1Head) => BodyHandler, signal?: AbortSignal): Promise<Http1Response>;
+  /** A PUT, its answer's body collected. Only undici's has it: the hand-written client leaves PUT to node:http. */
+  put?(req: PutRequest, signal?: AbortSignal): Promise<Http1Response>;
   destroy(): void;
 }
 
@@ -29,6 +37,6 @@ export function httpClientKind(env: NodeJS.ProcessEnv = process.env): HttpClient
 
 export function createHttpClient(kind: HttpClientKind, opts: Http1PoolOptions): HttpClient {
   if (kind === 'lean') return new Http1Pool(opts);
-  log.info({ httpClient: kind }, `${HTTP_CLIENT_VARIABLE}=${kind}: GET and HEAD go through undici's Pool#dispatch`);
+  log.info({ httpClient: kind }, `${HTTP_CLIENT_VARIABLE}=${kind}: GET, HEAD and small PUTs go through undici's Pool#dispatch`);
   return new UndiciClient(opts);
 }

@@ -11,7 +11,7 @@
 // server's Date after RequestTimeTooSkewed, and one refresh-and-retry when the session is
 // rejected as expired (isExpiredSessionError in s3-errors.ts, as the SDK client does).
 import * as http from 'node:http';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 // node:https (and TLS) is loaded only for an https endpoint: about 0.1 s of CPU saved otherwise
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
@@ -43,6 +43,14 @@ export interface S3HttpOptions {
   maxSockets: number;
   /** fail a request (headers or body) after this long without a byte */
   socketTimeoutMs: number;
+}
+
+/** A 2xx answer to `send`, its body unread: node:http's IncomingMessage, or undici's answer. */
+export interface SentResponse {
+  statusCode?: number | undefined;
+  headers: IncomingHttpHeaders;
+  /** drain the body, so the connection is reused */
+  resume(): unknown;
 }
 
 export interface S3Request {
@@ -83,10 +91,10 @@ export class S3Http {
   }
 
   /**
-   * Send one request through node:http(s); resolves with the response of a 2xx answer (its body
-   * unread), rejects with an S3HttpError otherwise.
+   * Send one request through node:http(s) (through undici with SIDECAR_HTTP_CLIENT=undici);
+   * resolves with the response of a 2xx answer (its body unread), rejects with an S3HttpError otherwise.
    */
-  send(req: S3Request, signal?: AbortSignal): Promise<IncomingMessage> {
+  send(req: S3Request, signal?: AbortSignal): Promise<SentResponse> {
     return this.corrected(() => this.sendOnce(req, signal));
   }
 
@@ -156,10 +164,8 @@ export class S3Http {
 
   private async fetchOnce(req: S3Request & { method: 'GET' | 'HEAD' }, onHead: (head: Http1Head) => BodyHandler, signal: AbortSignal | undefined): Promise<Http1Response> {
     const { hostname, port, path, headers } = await this.signed(req);
-    // bodies are read into memory the MD5 worker hashes in place (md5/offload.ts)
-    this.pool ??= createHttpClient(this.client, { maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs, readBuffers: md5ReadBuffers() });
     const ok = (status: number) => status >= 200 && status < 300;
-    const res = await this.pool.request(
+    const res = await this.httpClient().request(
       { method: req.method, hostname, port: port ?? (this.https ? 443 : 80), tls: this.https, path, headers },
       (head) => (ok(head.status) ? onHead(head) : 'collect'),
       signal,
@@ -168,8 +174,21 @@ export class S3Http {
     return res;
   }
 
-  private async sendOnce(req: S3Request, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+  private httpClient(): HttpClient {
+    if (this.pool) return this.pool;
+    // the hand-written client reads bodies into memory the MD5 worker hashes in place (md5/offload.ts)
+    const readBuffers = this.client === 'lean' ? md5ReadBuffers() : undefined;
+    return this.pool = createHttpClient(this.client, { maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs, readBuffers });
+  }
+
+  private async sendOnce(req: S3Request, signal: AbortSignal | undefined): Promise<SentResponse> {
     const { hostname, port, path, headers } = await this.signed(req);
+    const client = this.client === 'undici' ? this.httpClient() : undefined;
+    if (client?.put) {
+      const res = await client.put({ method: 'PUT', hostname, port: port ?? (this.https ? 443 : 80), tls: this.https, path, headers, body: req.body ?? Buffer.alloc(0) }, signal);
+      if (res.status < 200 || res.status >= 300) throw s3Error(res.status, res.headers, res.body?.toString('utf8') ?? '');
+      return { statusCode: res.status, headers: res.headers, resume: () => {} };
+    }
     if (!this.node) {
       const transport: Pick<typeof http, 'Agent' | 'request'> = this.https ? process.getBuiltinModule('node:https') : http;
       this.node = { transport, agent: new transport.Agent({ keepAlive: true, maxSockets: this.opts.maxSockets, maxFreeSockets: this.opts.maxSockets }) };

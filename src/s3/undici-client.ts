@@ -1,4 +1,4 @@
-// GET and HEAD through undici's Pool#dispatch, the drop-in alternative to the hand-written client
+// GET, HEAD and small PUTs through undici's Pool#dispatch, the drop-in alternative to the hand-written client
 // (http1.ts) behind HttpClient (http-client.ts): the same BodyHandler gets each piece of a body
 // synchronously, as undici's parser delivers it (no stream, no IncomingMessage), with undici's
 // maintained HTTP/1.1 parser (llhttp) and its request-header validation. Pools are keep-alive
@@ -9,6 +9,7 @@
 // blocks (md5/blocks.ts): pieces to hash are copied into a block first, as over TLS.
 import type { Dispatcher, Pool } from 'undici';
 import { isIPv6 } from 'node:net';
+import type { PutRequest } from './http-client.js';
 import type { BodyHandler, Http1Head, Http1PoolOptions, Http1Request, Http1Response } from './http1.js';
 
 /** Bodies collected in memory (error answers, listing pages): a bound on what a server can make us hold. */
@@ -25,7 +26,16 @@ export class UndiciClient {
 
   constructor(private readonly opts: Http1PoolOptions) {}
 
-  async request(req: Http1Request, onHead: (head: Http1Head) => BodyHandler, signal?: AbortSignal): Promise<Http1Response> {
+  request(req: Http1Request, onHead: (head: Http1Head) => BodyHandler, signal?: AbortSignal): Promise<Http1Response> {
+    return this.exchange(req, undefined, onHead, signal);
+  }
+
+  /** Not replaced on a stale connection: the uploader retries a PUT itself, as it does over node:http. */
+  put(req: PutRequest, signal?: AbortSignal): Promise<Http1Response> {
+    return this.exchange(req, req.body, () => 'collect', signal);
+  }
+
+  private async exchange(req: Http1Request | PutRequest, body: Buffer | undefined, onHead: (head: Http1Head) => BodyHandler, signal: AbortSignal | undefined): Promise<Http1Response> {
     const { Pool } = await (this.undici ??= import('undici'));
     const host = isIPv6(req.hostname) ? `[${req.hostname}]` : req.hostname;
     const origin = `${req.tls ? 'https' : 'http'}://${host}:${req.port}`;
@@ -47,13 +57,13 @@ export class UndiciClient {
         this.pools.set(origin, pool);
       }
       const ex = new Exchange(onHead, signal, this.opts.timeoutMs);
-      pool.dispatch({ method: req.method, path: req.path, headers: req.headers }, ex);
+      pool.dispatch({ method: req.method, path: req.path, headers: req.headers, body: body ?? null }, ex);
       try {
         return await ex.done;
       } catch (err) {
         // the hand-written client's rule: a kept-alive connection the server closed before any byte
         // of the answer is replaced once, transparently (GET and HEAD are idempotent)
-        if (attempt > 0 || !ex.stale(err)) throw ex.mapped(err, host);
+        if (attempt > 0 || body !== undefined || !ex.stale(err)) throw ex.mapped(err, host);
       }
     }
   }
