@@ -1,5 +1,6 @@
-// GET, HEAD and small PUTs through undici's Pool#dispatch, the drop-in alternative to the hand-written client
-// (http1.ts) behind HttpClient (http-client.ts): the same BodyHandler gets each piece of a body
+// GET, HEAD and small PUTs through undici's Pool#dispatch, the drop-in alternative to the
+// hand-written client (http1.ts) and to node:http (for PUT) behind HttpClient (http-client.ts):
+// the same BodyHandler gets each piece of a body
 // synchronously, as undici's parser delivers it (no stream, no IncomingMessage), with undici's
 // maintained HTTP/1.1 parser (llhttp) and its request-header validation. Pools are keep-alive
 // and sized like the hand-written client's (maxSockets per host). Errors come out shaped as the
@@ -14,7 +15,10 @@ import type { BodyHandler, Http1Head, Http1PoolOptions, Http1Request, Http1Respo
 
 /** Bodies collected in memory (error answers, listing pages): a bound on what a server can make us hold. */
 const COLLECT_CAP_BYTES = 8 * 1024 * 1024;
-/** How long an idle connection is kept unless the server's Keep-Alive says less. */
+/**
+ * How long an idle connection is kept unless the server's Keep-Alive says less (the hand-written
+ * client keeps it until the server closes it); a close racing a new request is retried below.
+ */
 const KEEP_ALIVE_MS = 30_000;
 
 type Undici = typeof import('undici');
