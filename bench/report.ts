@@ -2,11 +2,11 @@
 // listed), MB/s from it, median client CPU seconds per GiB, the median CPU seconds of the server
 // and of the whole machine (client + server + proxy, see system-cpu.ts) per run, the largest
 // peak RSS of any run, and how many times faster s3-sidecar was; then each target of the case,
-// met or missed.
+// met or missed; and, when s3-sidecar's variants ran (--variants), what each costs against it.
 import { GiB, MiB } from './data.js';
 import type { Target, TransferCase } from './cases.js';
 import type { Sample } from './measure.js';
-import { TOOL_LABEL, type ToolId } from './tools.js';
+import { isSidecar, TOOL_LABEL, type ToolId } from './tools.js';
 
 export interface ToolRuns {
   tool: ToolId;
@@ -63,7 +63,7 @@ const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '–');
 const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '–');
 
 function judge(t: Target, me: Summary | undefined, all: Summary[]): string {
-  const peers = all.filter((s) => s.tool !== 'sidecar' && s.ok);
+  const peers = all.filter((s) => !isSidecar(s.tool) && s.ok);
   if (!me?.ok) return `✗ ${describe(t)}: s3-sidecar did not complete`;
   if (t.kind === 'rss-below') {
     return `${me.rssMiB < t.mib ? '✓' : '✗'} peak RSS < ${t.mib} MiB: ${f1(me.rssMiB)} MiB`;
@@ -86,6 +86,15 @@ function describe(t: Target): string {
   return `≥ ${t.min}× ${t.peer}`;
 }
 
+/** What s3-sidecar (hand-written client, SIMD MD5) saves against one of its variants, in client CPU per GiB. */
+function compareVariant(me: Summary, v: Summary): string {
+  if (!me.ok || !v.ok) return `${TOOL_LABEL[v.tool]}: ? (a run failed)`;
+  const saving = (v.cpuPerGiB - me.cpuPerGiB) / v.cpuPerGiB;
+  const keep = saving >= 0.1;
+  return `${TOOL_LABEL[v.tool]}: ${f2(v.cpuPerGiB)} client CPU s/GiB against s3-sidecar's ${f2(me.cpuPerGiB)}: s3-sidecar saves ${(saving * 100).toFixed(1)} % ` +
+    `(${keep ? 'keep s3-sidecar\'s' : 'the variant is within 10 %'}); wall ${f2(v.wallS)} vs ${f2(me.wallS)} s, RSS ${f1(v.rssMiB)} vs ${f1(me.rssMiB)} MiB`;
+}
+
 export function caseTable(r: CaseResult): string {
   const rows = r.runs.map((x) => summarize(x, r.bytes));
   const me = rows.find((s) => s.tool === 'sidecar');
@@ -106,6 +115,8 @@ export function caseTable(r: CaseResult): string {
   if (me) {
     lines.push('', '(server CPU: the lab\'s Ceph daemons during the run; all CPU: client + server + latency proxy per run, median.)');
     lines.push('', 'Targets:', ...r.tc.targets.map((t) => `- ${judge(t, me, rows)}`));
+    const variants = rows.filter((s) => s.tool !== 'sidecar' && isSidecar(s.tool));
+    if (variants.length) lines.push('', 'Variants (issue 15: keep s3-sidecar\'s own client / SIMD MD5 only if it saves ≥ 10 % of the variant\'s client CPU s/GiB):', ...variants.map((v) => `- ${compareVariant(me, v)}`));
   }
   return lines.join('\n');
 }

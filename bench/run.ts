@@ -1,4 +1,4 @@
-// npm run bench -- [--case download|upload|<case id>]... [--quick] [--runs N] [--tools sidecar,rclone,...] [--keep-lab]
+// npm run bench -- [--case download|upload|<case id>]... [--quick] [--runs N] [--tools sidecar,rclone,...] [--variants] [--keep-lab]
 //
 // Seeds the bench's own lab server, then times s3-sidecar and its peers on every selected case in
 // the same run against the same server, verifies every result, and prints markdown tables (also
@@ -23,7 +23,7 @@ import { caseTable, type CaseResult, type ToolRuns } from './report.js';
 import { benchClient, emptyPrefix, ensureBucket, seedPrefix } from './s3.js';
 import { snapshotSidecar } from './snapshot.js';
 import { cpuMeter } from './system-cpu.js';
-import { ALL_TOOLS, downloadInvocation, extraUploadKeys, TOOL_LABEL, uploadInvocation, type Endpoint, type ToolId } from './tools.js';
+import { ALL_TOOLS, downloadInvocation, extraUploadKeys, isSidecar, TOOL_LABEL, uploadInvocation, VARIANT_TOOLS, type Endpoint, type ToolId } from './tools.js';
 import { verifyPrefix, verifyTree } from './verify.js';
 
 const BUCKET = 'bench';
@@ -37,20 +37,22 @@ const { values: opts } = parseArgs({
     quick: { type: 'boolean', default: false },
     runs: { type: 'string' },
     tools: { type: 'string' },
+    // also s3-sidecar's transport and MD5 variants (tools.ts), in the same rounds and table
+    variants: { type: 'boolean', default: false },
     'keep-lab': { type: 'boolean', default: false },
     'work-dir': { type: 'string', default: '/tmp/s3-sidecar-bench' },
     help: { type: 'boolean', default: false },
   },
 });
 if (opts.help) {
-  process.stdout.write(`usage: npm run bench -- [--case ID|download|upload]... [--quick] [--runs N] [--tools ${ALL_TOOLS.join(',')}] [--keep-lab] [--work-dir DIR]\n`);
+  process.stdout.write(`usage: npm run bench -- [--case ID|download|upload]... [--quick] [--runs N] [--tools ${[...ALL_TOOLS, ...VARIANT_TOOLS].join(',')}] [--variants] [--keep-lab] [--work-dir DIR]\n`);
   process.exit(0);
 }
 
 const cases = selectCases(opts.case.flatMap((c) => c.split(',')));
 const runs = Number(opts.runs ?? (opts.quick ? 1 : 2));
-const tools = (opts.tools?.split(',') ?? ALL_TOOLS) as ToolId[];
-const bad = tools.filter((t) => !ALL_TOOLS.includes(t));
+const tools = [...new Set([...(opts.tools?.split(',') ?? ALL_TOOLS), ...(opts.variants ? VARIANT_TOOLS : [])])] as ToolId[];
+const bad = tools.filter((t) => !ALL_TOOLS.includes(t) && !VARIANT_TOOLS.includes(t));
 if (bad.length || !(runs >= 1)) throw new Error(`bad --tools ${bad.join(',')} or --runs ${opts.runs}`);
 const work = opts['work-dir'];
 
@@ -202,7 +204,7 @@ async function main(): Promise<void> {
 }
 
 async function benchAll(): Promise<void> {
-  const code = tools.includes('sidecar') ? snapshotSidecar() : 'no s3-sidecar';
+  const code = tools.some(isSidecar) ? snapshotSidecar() : 'no s3-sidecar';
   lastBulkDelete = Number(await readFile(deletedAtFile, 'utf8').catch(() => '0')) || 0;
   // a bench that was stopped half-way left its files behind: deleting them now is a bulk deletion too
   if ((await readdir(join(work, 'dst')).catch(() => [])).length) lastBulkDelete = Date.now();

@@ -3,20 +3,40 @@
 // and `aws s3 cp --recursive` at its defaults. Every tool gets the same clean environment: the
 // lab's static keys, a throwaway HOME (no ~/.aws or rclone.conf of the machine leaks in) and no
 // AWS_CA_BUNDLE (it breaks rclone 1.60's S3 backend).
+// s3-sidecar also runs as variants (--variants): the same build with undici's Pool#dispatch in
+// place of the hand-written HTTP/1.1 client (and of node:http for small PUTs), or node:crypto's
+// MD5 in place of the SIMD one (both on the worker thread), chosen by the hidden
+// SIDECAR_HTTP_CLIENT / SIDECAR_MD5 switches.
 import type { BenchLab } from './lab.js';
 import type { Invocation } from './measure.js';
 import { SIDECAR_CLI } from './snapshot.js';
 
-export type ToolId = 'sidecar' | 'rclone' | 'rclone32' | 'awscli';
+export type ToolId = 'sidecar' | 'sidecar-undici' | 'sidecar-crypto' | 'rclone' | 'rclone32' | 'awscli';
 
 export const TOOL_LABEL: Record<ToolId, string> = {
   sidecar: 's3-sidecar',
+  'sidecar-undici': 's3-sidecar/undici',
+  'sidecar-crypto': 's3-sidecar/crypto-md5',
   rclone: 'rclone copy (defaults)',
   rclone32: 'rclone copy --transfers 32 --checkers 32',
   awscli: 'aws s3 cp --recursive',
 };
 
 export const ALL_TOOLS: ToolId[] = ['sidecar', 'rclone', 'rclone32', 'awscli'];
+/** s3-sidecar's variants, measured with --variants (or named in --tools) */
+export const VARIANT_TOOLS: ToolId[] = ['sidecar-undici', 'sidecar-crypto'];
+
+/** The variant switches each s3-sidecar tool runs with; every one is set, so none is inherited. */
+const SIDECAR_VARIANT: Partial<Record<ToolId, { SIDECAR_HTTP_CLIENT: string; SIDECAR_MD5: string }>> = {
+  sidecar: { SIDECAR_HTTP_CLIENT: 'lean', SIDECAR_MD5: 'simd' },
+  'sidecar-undici': { SIDECAR_HTTP_CLIENT: 'undici', SIDECAR_MD5: 'simd' },
+  'sidecar-crypto': { SIDECAR_HTTP_CLIENT: 'lean', SIDECAR_MD5: 'crypto' },
+};
+
+/** s3-sidecar itself or one of its variants (not a peer). */
+export function isSidecar(tool: ToolId): boolean {
+  return SIDECAR_VARIANT[tool] !== undefined;
+}
 
 
 export interface Endpoint {
@@ -74,14 +94,17 @@ function awscli(ep: Endpoint, from: string, to: string): Invocation {
   return { cmd: '/usr/bin/aws', args: ['--endpoint-url', ep.url, 's3', 'cp', '--recursive', '--only-show-errors', from, to], env: baseEnv(ep) };
 }
 
-function sidecar(ep: Endpoint, mode: string, args: string[]): Invocation {
-  return { cmd: process.execPath, args: [SIDECAR_CLI, mode, '--endpoint-url', ep.url, ...args], env: baseEnv(ep) };
+function sidecar(tool: ToolId, ep: Endpoint, mode: string, args: string[]): Invocation {
+  return { cmd: process.execPath, args: [SIDECAR_CLI, mode, '--endpoint-url', ep.url, ...args], env: { ...baseEnv(ep), ...SIDECAR_VARIANT[tool] } };
 }
 
 export function downloadInvocation(tool: ToolId, ep: Endpoint, t: Transfer): Invocation {
   const remote = `${t.bucket}/${t.prefix}`;
   switch (tool) {
-    case 'sidecar': return sidecar(ep, 'download', ['--input-prefix', `s3://${remote}`, '--input-dir', t.dir]);
+    case 'sidecar':
+    case 'sidecar-undici':
+    case 'sidecar-crypto':
+      return sidecar(tool, ep, 'download', ['--input-prefix', `s3://${remote}`, '--input-dir', t.dir]);
     case 'rclone': return rclone(ep, [`lab:${remote}`, t.dir]);
     case 'rclone32': return rclone(ep, [`lab:${remote}`, t.dir], 32);
     case 'awscli': return awscli(ep, `s3://${remote}`, t.dir);
@@ -92,7 +115,9 @@ export function uploadInvocation(tool: ToolId, ep: Endpoint, t: Transfer): Invoc
   const remote = `${t.bucket}/${t.prefix}`;
   switch (tool) {
     case 'sidecar':
-      return sidecar(ep, 'upload', ['--output-dir', t.dir, '--output-prefix', `s3://${remote}`, '--journal-file', `${t.scratch}/journal.json`]);
+    case 'sidecar-undici':
+    case 'sidecar-crypto':
+      return sidecar(tool, ep, 'upload', ['--output-dir', t.dir, '--output-prefix', `s3://${remote}`, '--journal-file', `${t.scratch}/journal.json`]);
     case 'rclone': return rclone(ep, [t.dir, `lab:${remote}`]);
     case 'rclone32': return rclone(ep, [t.dir, `lab:${remote}`], 32);
     case 'awscli': return awscli(ep, t.dir, `s3://${remote}`);
@@ -101,5 +126,5 @@ export function uploadInvocation(tool: ToolId, ep: Endpoint, t: Transfer): Invoc
 
 /** Keys a tool writes on purpose besides the files (s3-sidecar's completion manifest, written last). */
 export function extraUploadKeys(tool: ToolId): string[] {
-  return tool === 'sidecar' ? ['_manifest.json'] : [];
+  return isSidecar(tool) ? ['_manifest.json'] : [];
 }

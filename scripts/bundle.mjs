@@ -6,11 +6,17 @@
 // is as it is").
 // Packages stay external (the image ships node_modules); the other files tsc wrote stay as
 // they are, for dist/health/probe.js (its own entry point) and the tests that import them.
+// Worker threads start from files (md5/offload.ts: `new URL('./simd-worker.js', import.meta.url)`):
+// each is copied beside whichever bundle output took in the module that starts it.
 import { build } from 'esbuild';
-import { rm } from 'node:fs/promises';
+import { copyFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+/** module that starts workers (tsc's output) → the worker files it names, beside it */
+const WORKERS = { 'dist/s3/md5/offload.js': ['simd-worker.js', 'crypto-worker.js'] };
 
 await rm(new URL('../dist/chunks', import.meta.url), { recursive: true, force: true });
-await build({
+const { metafile } = await build({
   entryPoints: ['dist/cli.js'],
   outdir: 'dist',
   allowOverwrite: true,
@@ -24,4 +30,10 @@ await build({
   // chained to tsc's maps: a stack trace still names src/*.ts
   sourcemap: true,
   logLevel: 'warning',
+  metafile: true,
 });
+for (const [starter, files] of Object.entries(WORKERS)) {
+  const outputs = Object.entries(metafile.outputs).filter(([out, o]) => out.endsWith('.js') && starter in o.inputs).map(([out]) => out);
+  if (outputs.length === 0) throw new Error(`bundle.mjs: no output holds ${starter}: its workers would be missing`);
+  for (const out of outputs) for (const f of files) await copyFile(join(dirname(starter), f), join(dirname(out), f));
+}

@@ -54,6 +54,7 @@ export function classify(err: unknown, ctx: ClassifyContext = {}): Classificatio
   // the request or the listing itself is broken: sending it again cannot help
   if (err instanceof RequestHeaderError) return fatal(`request refused before sending: ${err.message}`);
   if (err instanceof InvalidEtagError) return fatal(`listing gave an unusable ETag: ${err.message}`);
+  if ((err as NodeJS.ErrnoException)?.code === 'UND_ERR_INVALID_ARG') return fatal(`request refused before sending: ${(err as Error).message}`);
   if (err instanceof ListingError) return fatal(`listing broke S3's ordering or paging: ${err.message}`);
   if (err instanceof CredentialError) return err.retryable ? retry(`credentials: ${err.reason}`) : fatal(`credentials: ${err.reason}`);
   const status = httpStatus(err);

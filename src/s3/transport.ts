@@ -1,5 +1,5 @@
 // One S3 request, lean: SigV4-signed (sigv4.ts); GET and HEAD over the lean HTTP/1.1 client
-// (http1/), the PUT of small files over a keep-alive node:http(s) agent.
+// (http1/, or undici: http-client.ts), the PUT of small files over a keep-alive node:http(s) agent.
 // Why not S3Client.send: the SDK's per-request work (middleware stack, schema serde, endpoint
 // rules, user agent, logging filters) costs more CPU than the HTTP exchange itself, and loading
 // the S3 client delays the first request; for many small objects that decides the speed
@@ -10,13 +10,15 @@
 // server's Date after RequestTimeTooSkewed, and one refresh-and-retry when the session is
 // rejected as expired (withSession in classify.ts, the path the SDK client takes too).
 import * as http from 'node:http';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 // node:https (and TLS) is loaded only for an https endpoint: its start-up cost is paid only there
 import type { Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
 import { log } from '../log.js';
 import { storeOf } from '../config/stores.js';
-import { DeadlineError, DEFAULT_COLLECT_LIMIT, DEFAULT_DEADLINE_MS, Http1Pool, type BodyHandler, type Http1Head, type Http1Response } from './http1/index.js';
+import { DeadlineError, DEFAULT_COLLECT_LIMIT, DEFAULT_DEADLINE_MS, type BodyHandler, type Http1Head, type Http1Response } from './http1/index.js';
+import { createHttpClient, httpClientKind, type HttpClient, type HttpClientKind } from './http-client.js';
+import { md5Kind } from './md5/choice.js';
 import type { Md5Engine } from './md5/offload.js';
 import { withSession } from './classify.js';
 import { canonicalQuery, EMPTY_SHA256, signRequest, SigningCache, uriEncode } from './sigv4.js';
@@ -50,6 +52,14 @@ export interface S3HttpOptions {
   requestDeadlineMs?: number | undefined;
 }
 
+/** A 2xx answer to `send`, its body unread: node:http's IncomingMessage, or undici's answer. */
+export interface SentResponse {
+  statusCode?: number | undefined;
+  headers: IncomingHttpHeaders;
+  /** drain the body, so the connection is reused */
+  resume(): unknown;
+}
+
 export interface S3Request {
   method: 'GET' | 'HEAD' | 'PUT';
   bucket: string;
@@ -69,8 +79,9 @@ export interface S3Request {
 export class S3Http {
   /** node:http(s) and its agent, for the PUT of small files (object-put.ts); created on first use */
   private node: { transport: Pick<typeof http, 'Agent' | 'request'>; agent: http.Agent } | undefined;
-  /** the lean HTTP/1.1 client, for GET and HEAD (http1/); created on first use */
-  private pool: Http1Pool | undefined;
+  /** the HTTP/1.1 client for GET and HEAD (http-client.ts); created on first use */
+  private pool: HttpClient | undefined;
+  private readonly client: HttpClientKind;
   private readonly https: boolean;
   private readonly endpoint: URL | undefined;
   private readonly pathStyle: boolean;
@@ -82,6 +93,8 @@ export class S3Http {
     this.endpoint = config.endpointUrl ? new URL(config.endpointUrl) : undefined;
     this.https = this.endpoint ? this.endpoint.protocol === 'https:' : true;
     this.pathStyle = storeOf(config).pathStyle;
+    this.client = httpClientKind();
+    md5Kind(); // a bad SIDECAR_MD5 fails here, at the start (exit 2), not at the first object
   }
 
   destroy(): void {
@@ -90,10 +103,10 @@ export class S3Http {
   }
 
   /**
-   * Send one request through node:http(s); resolves with the response of a 2xx answer (its body
+   * Send one request through node:http(s) (through undici with SIDECAR_HTTP_CLIENT=undici); resolves with the response of a 2xx answer (its body
    * unread), rejects with an S3HttpError otherwise.
    */
-  send(req: S3Request, signal?: AbortSignal): Promise<IncomingMessage> {
+  send(req: S3Request, signal?: AbortSignal): Promise<SentResponse> {
     return this.corrected(() => this.sendOnce(req, signal));
   }
 
@@ -159,12 +172,8 @@ export class S3Http {
 
   private async fetchOnce(req: S3Request & { method: 'GET' | 'HEAD' }, onHead: (head: Http1Head) => BodyHandler, signal: AbortSignal | undefined): Promise<Http1Response> {
     const { hostname, port, path, headers } = await this.signed(req);
-    // bodies are read into memory the MD5 worker hashes in place (md5/offload.ts)
-    this.pool ??= new Http1Pool({
-      maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs, deadlineMs: this.opts.requestDeadlineMs, readBuffers: this.opts.md5?.readBuffers(),
-    });
     const ok = (status: number) => status >= 200 && status < 300;
-    const res = await this.pool.request(
+    const res = await this.httpClient().request(
       { method: req.method, hostname, port: port ?? (this.https ? 443 : 80), tls: this.https, path, headers, deadlineMs: req.deadlineMs, collectLimit: req.collectLimit },
       (head) => (ok(head.status) ? onHead(head) : 'collect'),
       signal,
@@ -173,8 +182,21 @@ export class S3Http {
     return res;
   }
 
-  private async sendOnce(req: S3Request, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+  private httpClient(): HttpClient {
+    if (this.pool) return this.pool;
+    // the hand-written client reads bodies into memory the MD5 worker hashes in place (md5/offload.ts)
+    const readBuffers = this.client === 'lean' ? this.opts.md5?.readBuffers() : undefined;
+    return this.pool = createHttpClient(this.client, { maxSockets: this.opts.maxSockets, timeoutMs: this.opts.socketTimeoutMs, deadlineMs: this.opts.requestDeadlineMs, readBuffers });
+  }
+
+  private async sendOnce(req: S3Request, signal: AbortSignal | undefined): Promise<SentResponse> {
     const { hostname, port, path, headers } = await this.signed(req);
+    const client = this.client === 'undici' ? this.httpClient() : undefined;
+    if (client?.put) {
+      const res = await client.put({ method: 'PUT', hostname, port: port ?? (this.https ? 443 : 80), tls: this.https, path, headers, body: req.body ?? Buffer.alloc(0) }, signal);
+      if (res.status < 200 || res.status >= 300) throw s3Error(res.status, res.headers, res.body?.toString('utf8') ?? '');
+      return { statusCode: res.status, headers: res.headers, resume: () => {} };
+    }
     if (!this.node) {
       const transport: Pick<typeof http, 'Agent' | 'request'> = this.https ? process.getBuiltinModule('node:https') : http;
       this.node = { transport, agent: new transport.Agent({ keepAlive: true, maxSockets: this.opts.maxSockets, maxFreeSockets: this.opts.maxSockets }) };

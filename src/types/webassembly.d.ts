@@ -1,4 +1,4 @@
-// The WebAssembly API the MD5 worker uses (md5/simd.ts, md5/worker.ts). TypeScript's own
+// The WebAssembly API the MD5 worker uses (md5/simd.ts, md5/simd-worker.ts). TypeScript's own
 // declarations come with the "DOM" lib, which a Node daemon should not pull in.
 declare namespace WebAssembly {
   class Memory {

@@ -115,6 +115,9 @@ export function labEnv(lab: Lab, extra: Record<string, string | undefined> = {})
     AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
     AWS_CONFIG_FILE: '/nonexistent/config',
     AWS_EC2_METADATA_DISABLED: 'true',
+    // the transport and MD5 variants a test run was started with reach the CLI it spawns
+    SIDECAR_HTTP_CLIENT: process.env.SIDECAR_HTTP_CLIENT,
+    SIDECAR_MD5: process.env.SIDECAR_MD5,
   };
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
   return env;

@@ -149,4 +149,17 @@ test('the production tree runs --help and a real `credentials --once` as uid 100
   assert.deepEqual(listed.Contents?.map((o) => o.Key), ['job/in/a.jpg']);
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'job/out/ok.txt', Body: 'x' }));
   await assert.rejects(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'elsewhere.txt', Body: 'x' })), /AccessDenied|Forbidden/);
+
+  // A download whose MD5 runs on the worker thread (objects over 1 MiB), with each MD5: the worker
+  // files start from the shipped tree, beside the bundled code (scripts/bundle.mjs).
+  const big = Buffer.alloc(3 * 1024 * 1024, 'odm');
+  await adminS3(lab).send(new PutObjectCommand({ Bucket: bucket, Key: 'job/in/big.tif', Body: big }));
+  for (const md5 of ['simd', 'crypto']) {
+    const into = join(vol, `in-${md5}`);
+    const dl = await asPodUser(['s3-sidecar', 'download', '--input-prefix', `s3://${bucket}/job/in/`, '--input-dir', into],
+      { ...env, SIDECAR_MD5: md5 }, [vol, tmp], app);
+    assert.equal(dl.code, 0, `download (${md5}) failed:\n${dl.stdout}\n${dl.stderr}`);
+    assert.ok(readFileSync(join(into, 'big.tif')).equals(big), `big.tif (${md5}) byte for byte`);
+    assert.doesNotMatch(dl.stdout, /MD5 worker failed/, `the ${md5} worker started from the shipped tree`);
+  }
 });

@@ -6,12 +6,14 @@
 // (docs/download.md, "Why the code is as it is").
 // How: sockets read into blocks of shared memory (blocks.ts), which is also the SIMD module's
 // memory. A piece of a body to hash becomes a job on a shared queue (ring.ts) naming its bytes;
-// the worker (worker.ts) hashes them in place and frees the block, and the socket reads into
+// the worker (simd-worker.ts) hashes them in place and frees the block, and the socket reads into
 // another block meanwhile. Pieces that arrived elsewhere (over TLS, one record at a time) are
 // copied into a block first. No allocation and no message per piece (transferring fresh buffers
 // with postMessage gained nothing and cost a lot of memory); only the digest comes back as a
 // message, per object.
-// Without a second CPU, or without WebAssembly SIMD, MD5 stays inline (node:crypto).
+// SIDECAR_MD5=crypto runs node:crypto's MD5 on the same queue instead (crypto-worker.ts), for the
+// benchmark's comparison. Without a second CPU, or without WebAssembly SIMD for the default, MD5
+// stays inline (node:crypto).
 // The worker belongs to an Md5Engine the download mode creates (one per run, no module state).
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -21,8 +23,10 @@ import { copyBytes } from '../../util/copy-bytes.js';
 import type { ReadBufferSource } from '../http1/index.js';
 import { SharedBlocks } from './blocks.js';
 import { BLOCK_BYTES, LAYOUT, controlWords, putJob, type Job } from './ring.js';
+import { MD5_VARIABLE, md5Kind } from './choice.js';
 import { md5x4Module } from './simd.js';
-import { md5WorkerMain, type Md5WorkerData } from './worker.js';
+import type { CryptoWorkerData } from './crypto-worker.js';
+import type { Md5WorkerData } from './simd-worker.js';
 
 export interface Md5 {
   /** hash these bytes; the buffer may be reused as soon as this returns */
@@ -80,9 +84,15 @@ export class Md5Engine {
       this.unavailable = true;
     }
     if (this.instance || this.unavailable) return this.instance;
-    const wasm = availableParallelism() >= 2 ? md5x4Module(PAGES) : undefined;
-    if (!wasm || !WebAssembly.validate(wasm)) this.unavailable = true;
-    else this.instance = new Md5Offload(wasm);
+    if (availableParallelism() < 2) this.unavailable = true;
+    else if (md5Kind() === 'crypto') {
+      log.info({ md5: 'crypto' }, `${MD5_VARIABLE}=crypto: MD5 runs node:crypto on the worker thread`);
+      this.instance = new Md5Offload(undefined);
+    } else {
+      const wasm = md5x4Module(PAGES);
+      if (WebAssembly.validate(wasm)) this.instance = new Md5Offload(wasm);
+      else this.unavailable = true;
+    }
     return this.instance;
   }
 }
@@ -101,8 +111,8 @@ class Md5Offload {
   private lastStream = 0;
   private tail = 0;
 
-  /** @param wasm md5x4Module(PAGES), validated */
-  constructor(private readonly wasm: Uint8Array) {
+  /** @param wasm md5x4Module(PAGES), validated; undefined: node:crypto's MD5 on the worker */
+  constructor(private readonly wasm: Uint8Array | undefined) {
     this.control = new SharedArrayBuffer(controlWords(BLOCKS) * 4);
     this.ctl = new Int32Array(this.control);
     this.memory = new WebAssembly.Memory({ initial: PAGES, maximum: PAGES, shared: true });
@@ -146,9 +156,11 @@ class Md5Offload {
   }
 
   private start(): Worker {
-    const workerData: Md5WorkerData = { control: this.control, memory: this.memory, wasm: this.wasm, layout: LAYOUT, scratch: BLOCKS * BLOCK_BYTES };
-    // `__name`: what a TypeScript runner (tsx, in the tests) wraps inner functions in to keep their names
-    const worker = new Worker(`const __name = (f) => f; (${md5WorkerMain.toString()})()`, { eval: true, workerData });
+    const common: CryptoWorkerData = { control: this.control, memory: this.memory, layout: LAYOUT };
+    // files beside this module, in tsc's output and in the bundle alike (scripts/bundle.mjs)
+    const worker = this.wasm
+      ? new Worker(new URL('./simd-worker.js', import.meta.url), { workerData: { ...common, wasm: this.wasm, scratch: BLOCKS * BLOCK_BYTES } satisfies Md5WorkerData })
+      : new Worker(new URL('./crypto-worker.js', import.meta.url), { workerData: common });
     worker.unref();
     worker.on('message', ([stream, hex]: [number, string]) => {
       const p = this.pending.get(stream);

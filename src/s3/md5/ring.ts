@@ -1,6 +1,6 @@
-// The memory the event loop shares with the MD5 worker (offload.ts → worker.ts): fixed-size
-// blocks that sockets read into (or body pieces are copied into), a queue of jobs naming a range
-// of a block, and a reference count per block. One producer (the event loop) and one consumer
+// The memory the event loop shares with the MD5 worker (offload.ts → simd-worker.ts or
+// crypto-worker.ts): fixed-size blocks that sockets read into (or body pieces are copied into),
+// a queue of jobs naming a range of a block, and a reference count per block. One producer (the event loop) and one consumer
 // (the worker); each queue index is written by one side only, and the Atomics calls order a
 // block's bytes before the job that names them.
 const QUEUE = 1024;

@@ -1,13 +1,13 @@
-// The MD5 worker. It takes jobs from the shared queue (ring.ts) as they come, keeps each stream's
+// The SIMD MD5 worker. It takes jobs from the shared queue (ring.ts) as they come, keeps each stream's
 // bytes in order, and hashes four streams at a time with md5x4 (simd.ts), straight from the
 // blocks the sockets read into. A job's block is freed once its bytes are hashed; a stream's
 // digest is posted once its FINISH job came and all its bytes are hashed. It only ever waits on
 // the queue, so it needs no event loop of its own.
 // MD5 pads each stream itself here (RFC 1321): md5x4 only runs whole 64-byte blocks. Bytes that do
 // not fill a block wait in the stream's carry until the next job (or the padding) completes it.
-// It runs from its source text (offload.ts starts it with `eval`), so it needs no module loader (a
-// TypeScript one, in the tests, would need the event loop its caller blocks): it takes everything
-// from Node's builtins and workerData.
+// offload.ts starts this file as the worker's module. It imports nothing of ours at run time
+// (only types), so scripts/bundle.mjs can place it beside the bundled code as it is.
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { RingLayout } from './ring.js';
 
 export interface Md5WorkerData {
@@ -20,8 +20,9 @@ export interface Md5WorkerData {
   scratch: number;
 }
 
-export function md5WorkerMain(): void {
-  const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads') as typeof import('node:worker_threads');
+if (!isMainThread) md5WorkerMain();
+
+function md5WorkerMain(): void {
   const { control, memory, wasm, layout: L, scratch } = workerData as Md5WorkerData;
   const ctl = new Int32Array(control);
   const md5x4 = new WebAssembly.Instance(new WebAssembly.Module(wasm), { env: { mem: memory } }).exports.md5x4 as
