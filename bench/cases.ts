@@ -1,4 +1,4 @@
-// The benchmark cases of issues 3 (download) and 4 (upload): data shape, network path, targets.
+// The benchmark cases (download and upload): data shape, network path, targets.
 import { dataset, GiB, KiB, MiB, type Dataset } from './data.js';
 import type { ToolId } from './tools.js';
 

@@ -44,7 +44,7 @@ export interface Captured {
 }
 
 /** Where a streamed product's object is, when the output prefix holds exactly this file. */
-export type ProductSource = (f: ScannedFile) => { bucket: string; key: string } | undefined;
+export type ProductSource = (f: ScannedFile) => Promise<{ bucket: string; key: string } | undefined>;
 
 export async function captureFile(store: Store, root: string, f: ScannedFile, product: ProductSource | undefined): Promise<Captured> {
   let fh: FileHandle;
@@ -60,7 +60,7 @@ export async function captureFile(store: Store, root: string, f: ScannedFile, pr
     const { sha256, body } = await hashFile(fh, f);
     if (store.known.has(sha256)) return { sha256, how: 'reused' };
     const key = objectKey(store.prefix, sha256);
-    const from = f.size <= MAX_COPY_BYTES ? product?.(f) : undefined;
+    const from = f.size <= MAX_COPY_BYTES ? await product?.(f) : undefined;
     if (from) {
       await store.client.send(new CopyObjectCommand({
         Bucket: store.bucket, Key: key, CopySource: `${from.bucket}/${encodeURIComponent(from.key).replace(/%2F/g, '/')}`,

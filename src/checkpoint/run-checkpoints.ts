@@ -18,6 +18,9 @@ import { deleteAll } from './store.js';
 
 const SIGNAL_POLL_MS = 500;
 
+/** How long a checkpoint waits for a product's own upload before it sends the file itself. */
+const PRODUCT_WAIT_MS = 5000;
+
 export interface RunCheckpoints {
   readonly checkpointer: Checkpointer;
   /** ODM wrote a stage line */
@@ -45,7 +48,10 @@ export async function startRunCheckpoints(config: Config, holder: CredentialHold
   const client = createS3Client(config, holder, { maxSockets: config.uploadConcurrency + 8, maxAttempts: 3, socketTimeoutMs: 120_000 });
   if (!config.signPayload) sendBodiesUnsigned(client);
   // a file whose journal entry matches is byte for byte the object in the output prefix
-  const product: ProductSource = (f) => {
+  const product: ProductSource = async (f) => {
+    // a product of the stage that just ended is usually on its way up right now: a moment's wait
+    // lets the checkpoint copy it server-side instead of sending the same bytes a second time
+    await session.uploader.settled(f.rel, PRODUCT_WAIT_MS);
     const j = session.journal.get(f.rel);
     return j && j.size === f.size && j.mtimeNs === f.mtimeNs.toString() ? { bucket: session.dest.bucket, key: session.dest.prefix + f.rel } : undefined;
   };

@@ -28,7 +28,7 @@ export interface ClassifyContext {
   write?: boolean;
   /**
    * The session that signed the request. RGW answers an expired session with 403 AccessDenied:
-   * a 403 counts as expiry only if this session was at (or within a minute of) its end, or has
+   * a 403 counts as expiry only if that session was at (or within a minute of) its end, or has
    * been rotated since; without it a 403 is a denial.
    */
   session?: { holder: CredentialHolder; used: Credentials | undefined };

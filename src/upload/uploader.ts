@@ -6,6 +6,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import { log } from '../log.js';
 import { metrics } from '../metrics.js';
 import { describe, RETRY_POLICIES, withRetries, type RetryContext } from '../s3/retry.js';
+import { sleep } from '../util/backoff.js';
 import { BufferPool } from '../util/buffer-pool.js';
 import type { ObjectPutter } from '../s3/object-put.js';
 import { ByteBudget } from './byte-budget.js';
@@ -111,6 +112,11 @@ export class Uploader {
   }
 
   /** Resolves once nothing is queued or in flight. */
+  /** Resolves once `rel` is neither queued nor being uploaded, or after `maxMs`, whichever comes first. */
+  async settled(rel: string, maxMs: number): Promise<void> {
+    for (const end = Date.now() + maxMs; this.isBusy(rel) && Date.now() < end;) await sleep(SETTLED_POLL_MS);
+  }
+
   idle(): Promise<void> {
     if (this.queued.size === 0 && this.active.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -261,5 +267,6 @@ export class Uploader {
 
 /** How long a caller's stat stands in for the uploader's own before a multipart upload (see trusted()). */
 const FRESH_MS = 1000;
+const SETTLED_POLL_MS = 50;
 
 const round = (n: number) => Math.round(n * 100) / 100;
