@@ -3,38 +3,12 @@
 // every other download test) cannot be made to split its headers byte by byte, send a 100
 // Continue, cut a body short, or close a kept-alive connection on demand.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Http1Pool, type Http1Request } from '../../src/s3/http1/index.js';
 import { classify } from '../../src/s3/classify.js';
-
-type Answer = (socket: Socket, request: string, n: number) => void | Promise<void>;
-
-/** A server that answers the n-th request (over all connections) with `answer`. */
-async function crafted(t: TestContext, answer: Answer, host = '127.0.0.1'): Promise<{ port: number; connections: () => number }> {
-  let n = 0;
-  let connections = 0;
-  const server: Server = createServer((socket) => {
-    connections++;
-    let buffered = '';
-    socket.on('data', (d) => {
-      buffered += d.toString('latin1');
-      let end;
-      while ((end = buffered.indexOf('\r\n\r\n')) >= 0) {
-        const request = buffered.slice(0, end);
-        buffered = buffered.slice(end + 4);
-        void answer(socket, request, n++);
-      }
-    });
-    socket.on('error', () => {});
-  });
-  server.listen(0, host);
-  await once(server, 'listening');
-  t.after(() => server.close());
-  return { port: (server.address() as { port: number }).port, connections: () => connections };
-}
+import { hostile as crafted, trickle } from './helpers/hostile.js';
 
 function pool(t: TestContext, timeoutMs = 5000): Http1Pool {
   const p = new Http1Pool({ maxSockets: 4, timeoutMs, readBufferBytes: 16 });
@@ -42,15 +16,10 @@ function pool(t: TestContext, timeoutMs = 5000): Http1Pool {
   return p;
 }
 
-const get = (port: number, path = '/b/k'): Http1Request => ({ method: 'GET', hostname: '127.0.0.1', port, tls: false, path, headers: { host: `127.0.0.1:${port}` } });
-
 /** Write `text` a few bytes at a time, so every boundary falls somewhere awkward. */
-async function dribble(socket: Socket, text: string, step = 3): Promise<void> {
-  for (let i = 0; i < text.length; i += step) {
-    socket.write(text.slice(i, i + step), 'latin1');
-    await sleep(1);
-  }
-}
+const dribble = (socket: Socket, text: string, step = 3): Promise<void> => trickle(socket, text, step, 1);
+
+const get = (port: number, path = '/b/k'): Http1Request => ({ method: 'GET', hostname: '127.0.0.1', port, tls: false, path, headers: { host: `127.0.0.1:${port}` } });
 
 test('Content-Length and chunked bodies, headers split byte by byte, 100 Continue first, keep-alive reuse', async (t) => {
   const body = 'x'.repeat(100) + '0123456789';

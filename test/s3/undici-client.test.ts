@@ -11,33 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Http1Request } from '../../src/s3/http1/index.js';
 import { classify } from '../../src/s3/classify.js';
 import { UndiciClient } from '../../src/s3/undici-client.js';
-
-type Answer = (socket: Socket, request: string, n: number) => void | Promise<void>;
-
-/** A server that answers the n-th request (over all connections) with `answer`. */
-async function crafted(t: TestContext, answer: Answer, host = '127.0.0.1'): Promise<{ port: number; connections: () => number; requests: string[] }> {
-  let n = 0;
-  let connections = 0;
-  const requests: string[] = [];
-  const server = createServer((socket) => {
-    connections++;
-    let buffered = '';
-    socket.on('data', (d) => {
-      buffered += d.toString('latin1');
-      for (let end; (end = buffered.indexOf('\r\n\r\n')) >= 0;) {
-        const request = buffered.slice(0, end);
-        buffered = buffered.slice(end + 4);
-        requests.push(request);
-        void answer(socket, request, n++);
-      }
-    });
-    socket.on('error', () => {});
-  });
-  server.listen(0, host);
-  await once(server, 'listening');
-  t.after(() => server.close());
-  return { port: (server.address() as { port: number }).port, connections: () => connections, requests };
-}
+import { hostile as crafted, trickle } from './helpers/hostile.js';
 
 function client(t: TestContext, timeoutMs = 5000, maxSockets = 4): UndiciClient {
   const c = new UndiciClient({ maxSockets, timeoutMs });
@@ -45,14 +19,10 @@ function client(t: TestContext, timeoutMs = 5000, maxSockets = 4): UndiciClient 
   return c;
 }
 
-const get = (port: number, path = '/b/k'): Http1Request => ({ method: 'GET', hostname: '127.0.0.1', port, tls: false, path, headers: { host: `127.0.0.1:${port}` } });
+/** Write `text` a few bytes at a time, so every boundary falls somewhere awkward. */
+const dribble = (socket: Socket, text: string, step = 3): Promise<void> => trickle(socket, text, step, 1);
 
-async function dribble(socket: Socket, text: string, step = 3): Promise<void> {
-  for (let i = 0; i < text.length; i += step) {
-    socket.write(text.slice(i, i + step), 'latin1');
-    await sleep(1);
-  }
-}
+const get = (port: number, path = '/b/k'): Http1Request => ({ method: 'GET', hostname: '127.0.0.1', port, tls: false, path, headers: { host: `127.0.0.1:${port}` } });
 
 test('undici: Content-Length and chunked bodies, split headers, repeated headers, keep-alive reuse; an unasked-for 100 Continue fails', async (t) => {
   const body = 'x'.repeat(100) + '0123456789';

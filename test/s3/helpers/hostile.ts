@@ -17,7 +17,7 @@ export interface Hostile {
   requests: string[];
 }
 
-export async function hostile(t: TestContext, answer: Answer): Promise<Hostile> {
+export async function hostile(t: TestContext, answer: Answer, host = '127.0.0.1'): Promise<Hostile> {
   let connections = 0;
   const requests: string[] = [];
   const server = createServer((socket) => {
@@ -35,7 +35,7 @@ export async function hostile(t: TestContext, answer: Answer): Promise<Hostile> 
     });
     socket.on('error', () => {});
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(0, host);
   await once(server, 'listening');
   t.after(() => {
     server.close();
