@@ -121,3 +121,13 @@ test('a caching control plane (the same credentials every time): warned about, /
   assert.equal(warned.length, 1, 'warned once, naming the cause');
   assert.equal(warned[0]!.level, 'warn');
 });
+
+test('a duration that would overflow a timer is refused at start with exit 2, naming the option', async () => {
+  const { runCli } = await import('../helpers/cli.js');
+  const r = await runCli(['credentials', '--refresh-min-remaining', '600h'], { PATH: process.env.PATH });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^s3-sidecar: --refresh-min-remaining: must be at most .*longer does not fit a timer/);
+  const env = await runCli(['credentials'], { PATH: process.env.PATH, SIDECAR_REFRESH_MAX_BACKOFF: '720h' });
+  assert.equal(env.code, 2, env.stderr);
+  assert.match(env.stderr, /SIDECAR_REFRESH_MAX_BACKOFF: must be at most/);
+});
