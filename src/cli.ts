@@ -6,7 +6,7 @@ import { ConfigError, isMode, loadConfig, type Config, type Mode } from './confi
 import { CredentialError } from './credentials/types.js';
 import { EXIT } from './exit-codes.js';
 import { mainHelp, modeHelp } from './help.js';
-import { log } from './log.js';
+import { log, printError } from './log.js';
 
 type ModeMain = (config: Config) => Promise<number>;
 
@@ -35,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   if (!isMode(first)) {
-    process.stderr.write(`s3-sidecar: unknown mode "${first}" (modes: ${Object.keys(MODE_MAIN).join(', ')}; see --help)\n`);
+    printError(`s3-sidecar: unknown mode "${first}" (modes: ${Object.keys(MODE_MAIN).join(', ')}; see --help)`);
     return EXIT.CONFIG;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -49,12 +49,12 @@ export async function main(argv: string[]): Promise<number> {
     return await run(config);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`s3-sidecar: ${err.message}\n`);
+      printError(`s3-sidecar: ${err.message}`);
       return EXIT.CONFIG;
     }
     if (err instanceof CredentialError) {
       log.fatal({ reason: err.reason }, `no usable credentials: ${err.message}`);
-      process.stderr.write(`s3-sidecar: no usable credentials: ${err.message}\n`);
+      printError(`s3-sidecar: no usable credentials: ${err.message}`);
       return EXIT.CREDENTIALS;
     }
     log.fatal({ err }, 'internal error');

@@ -46,6 +46,11 @@ export const log = pino(
 
 export type Logger = pino.Logger;
 
+/** A line for a person on stderr, scrubbed like the log: error messages quote what servers said. */
+export function printError(line: string): void {
+  process.stderr.write(scrub(`${line}\n`));
+}
+
 /** Last 4 characters of an access key id: enough to match CloudTrail, useless to an attacker. */
 export function keyHint(accessKeyId: string | undefined): string {
   return accessKeyId ? `…${accessKeyId.slice(-4)}` : 'none';

@@ -126,9 +126,15 @@ export function duration<S extends Spec<number>>(spec: S): Def<number, S> {
   return make<number>(spec, (raw, name) => {
     const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
     if (!m) throw new ConfigError(name, `must be a duration such as 30s, 5m or 2h (got "${raw}")`);
-    return Math.round(Number(m[1]) * UNITS[m[2] ?? 's']!);
+    const ms = Math.round(Number(m[1]) * UNITS[m[2] ?? 's']!);
+    // Node's timers overflow above this and fire after 1 ms instead: a busy loop, not a long wait
+    if (ms > MAX_TIMER_MS) throw new ConfigError(name, `must be at most ${showDuration(MAX_TIMER_MS)} (about 24.8 days; longer does not fit a timer), got "${raw}"`);
+    return ms;
   }, showDuration) as Def<number, S>;
 }
+
+/** The longest delay setTimeout honours (2^31-1 ms). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function showDuration(ms: number): string {
   if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;

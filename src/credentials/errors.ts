@@ -1,5 +1,6 @@
 // Turn whatever a source threw into a CredentialError that says whether retrying can help.
 // Retrying a denial only hammers STS; giving up on a throttle loses a 48 h job.
+import { scrub } from '../log.js';
 import { CredentialError } from './types.js';
 
 /** Codes that will not heal by retrying: fix the role, trust policy, token issuer or policy. */
@@ -78,6 +79,7 @@ function networkCode(err: unknown): string | undefined {
 /** Drop the SDK's placeholder messages; keep the first line of a real one, shortened. */
 function usefulMessage(m: string | undefined): string | undefined {
   if (!m || m === 'UnknownError' || m === 'Unknown') return undefined;
-  const line = m.split('\n')[0]!.trim();
+  // scrubbed before it is cut: half a secret no longer matches the log's scrubber
+  const line = scrub(m.split('\n')[0]!.trim());
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }

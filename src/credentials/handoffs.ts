@@ -2,6 +2,7 @@
 // atomically on every refresh, and the loopback endpoint that answers from the holder's memory.
 import { ConfigError, optionName, type Config } from '../config.js';
 import { log } from '../log.js';
+import { removeStaleTemps } from '../util/atomic-write.js';
 import { writeConfigFile } from './sinks/config-file.js';
 import { credentialsFileSink } from './sinks/credentials-file.js';
 import { startEndpoint, type Endpoint } from './sinks/endpoint.js';
@@ -30,9 +31,11 @@ export async function startHandoffs(config: HandoffConfig, holder: Pick<Credenti
   checkHandoffConfig(config);
   const file = fileOptions(config);
   const sinks: { option: string; path: string; write: (c: Credentials) => Promise<void> }[] = [];
-  if (config.credentialsFile) sinks.push({ option: optionName('credentialsFile', config), path: config.credentialsFile, write: credentialsFileSink(config.credentialsFile, config.profile, file) });
-  if (config.processFile) sinks.push({ option: optionName('processFile', config), path: config.processFile, write: processFileSink(config.processFile, file) });
-  if (config.awsEnvFile) sinks.push({ option: optionName('awsEnvFile', config), path: config.awsEnvFile, write: envFileSink(config.awsEnvFile, file) });
+  if (config.credentialsFile) sinks.push({ option: optionName('credentialsFile', config), path: config.credentialsFile, write: oneAtATime(credentialsFileSink(config.credentialsFile, config.profile, file)) });
+  if (config.processFile) sinks.push({ option: optionName('processFile', config), path: config.processFile, write: oneAtATime(processFileSink(config.processFile, file)) });
+  if (config.awsEnvFile) sinks.push({ option: optionName('awsEnvFile', config), path: config.awsEnvFile, write: oneAtATime(envFileSink(config.awsEnvFile, file)) });
+  // temp files of a write cut short by a crash (or kill) hold credentials: remove them
+  for (const path of [...sinks.map((s) => s.path), config.configFile, config.endpointTokenFile]) if (path) await removeStaleTemps(path);
 
   if (config.configFile) {
     try {
@@ -52,7 +55,7 @@ export async function startHandoffs(config: HandoffConfig, holder: Pick<Credenti
   return {
     endpoint,
     async write(c) {
-      const results = await Promise.allSettled(sinks.map((s) => s.write(c)));
+      const results = await Promise.allSettled(sinks.map((s) => withTimeout(s.write(c), HANDOFF_TIMEOUT_MS)));
       const failed = results.findIndex((r) => r.status === 'rejected');
       if (failed >= 0) {
         const s = sinks[failed]!;
@@ -61,5 +64,45 @@ export async function startHandoffs(config: HandoffConfig, holder: Pick<Credenti
       log.debug({ files: sinks.map((s) => s.path) }, 'hand-off files written');
     },
     close: async () => { await endpoint?.close(); },
+  };
+}
+
+/** A hand-off write that takes longer is reported as failed (a hung volume); it may still finish later. */
+const HANDOFF_TIMEOUT_MS = 30_000;
+
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the write did not finish within ${ms / 1000} s (a hung volume?)`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * One write per file at a time: while one is stuck (a hung volume holds a thread-pool thread per
+ * call), later calls do not pile up behind it; only the newest credentials wait for their turn.
+ */
+export function oneAtATime(write: (c: Credentials) => Promise<void>): (c: Credentials) => Promise<void> {
+  let running: Promise<void> | undefined;
+  let waiting: { c: Credentials; done: Promise<void> } | undefined;
+  const start = (c: Credentials): Promise<void> => {
+    const p: Promise<void> = write(c).finally(() => { if (running === p) running = undefined; });
+    running = p;
+    return p;
+  };
+  return (c) => {
+    if (!running) return start(c);
+    if (waiting) {
+      waiting.c = c;
+      return waiting.done;
+    }
+    const w: { c: Credentials; done: Promise<void> } = { c, done: Promise.resolve() };
+    w.done = running.catch(() => {}).then(() => {
+      waiting = undefined;
+      return start(w.c);
+    });
+    waiting = w;
+    return w.done;
   };
 }

@@ -40,6 +40,13 @@ const ACCEPT_MARGIN_MS = 5_000;
  */
 export const STATIC_KEY_LIFETIME_MS = 3_600_000;
 
+/**
+ * Refuse credentials that claim to live longer than this: STS sessions last 12 h at most (36 h
+ * for GetSessionToken), so a longer claim is a unit mix-up or a broken control plane, and a job
+ * SDK given it would cache the credentials past their real end and never refresh them.
+ */
+export const MAX_PLAUSIBLE_LIFETIME_MS = 7 * 24 * 3_600_000;
+
 export class Refresher implements CredentialHolder {
   private good: Credentials | undefined;
   private inFlight: Promise<Credentials> | undefined;
@@ -48,6 +55,8 @@ export class Refresher implements CredentialHolder {
   private failures = 0;
   private failingSince: Date | undefined;
   private lastError: CredentialError | undefined;
+  /** the last successful refresh returned credentials that expire no later than those held */
+  private notRenewed = false;
   private timer: NodeJS.Timeout | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private started = false;
@@ -102,7 +111,11 @@ export class Refresher implements CredentialHolder {
 
   status(): RefreshStatus {
     const s: RefreshStatus = { failures: this.failures, withinBudget: true };
-    if (this.failures === 0 || !this.lastError) return s;
+    if (this.failures === 0 || !this.lastError) {
+      const warning = this.staleWarning();
+      if (warning) Object.assign(s, { withinBudget: false, warning });
+      return s;
+    }
     s.failingSince = this.failingSince;
     s.lastError = { reason: this.lastError.reason, message: this.lastError.message, retryable: this.lastError.retryable };
     const exp = this.good?.expiration;
@@ -129,6 +142,9 @@ export class Refresher implements CredentialHolder {
       c = await this.opts.source();
       if (!c.accessKeyId || !c.secretAccessKey) throw new CredentialError(`${this.opts.sourceName} returned empty credentials`, 'empty', true);
       if (isExpired(c, ACCEPT_MARGIN_MS)) throw new CredentialError(`${this.opts.sourceName} returned credentials that expire at ${c.expiration?.toISOString()}, already past or within seconds`, 'expired', true);
+      if (c.expiration && c.expiration.getTime() - Date.now() > MAX_PLAUSIBLE_LIFETIME_MS) {
+        throw new CredentialError(`${this.opts.sourceName} returned credentials that claim to expire at ${c.expiration.toISOString()}, more than 7 days ahead: refused as a bad answer (an Expiration in the wrong unit?)`, 'implausible-expiration', true);
+      }
     } catch (err) {
       throw this.failed(toCredentialError(err, this.opts.sourceName), reason);
     }
@@ -141,6 +157,13 @@ export class Refresher implements CredentialHolder {
     if (staticKey) c = { ...c, expiration: new Date(Date.now() + STATIC_KEY_LIFETIME_MS) };
     registerSecret(c.secretAccessKey);
     registerSecret(c.sessionToken);
+    const previous = this.good;
+    const wasRenewed = !this.notRenewed;
+    this.notRenewed = previous?.expiration !== undefined && c.expiration !== undefined && c.expiration.getTime() <= previous.expiration.getTime();
+    if (this.notRenewed && wasRenewed) {
+      log.warn({ source: c.source, accessKey: keyHint(c.accessKeyId), expiration: c.expiration?.toISOString() },
+        `${this.opts.sourceName} answered the refresh with credentials that expire no later than those held (a cache in front of it?): they run down; readiness fails once less than --refresh-min-remaining is left`);
+    }
     this.good = c;
     this.failures = 0;
     this.failingSince = undefined;
@@ -166,8 +189,20 @@ export class Refresher implements CredentialHolder {
       await this.opts.onUpdate(c); // first write: let the caller see a failure
       return c;
     }
-    await this.opts.onUpdate(c).catch((err: unknown) => log.error({ err }, 'writing the credential hand-offs failed; they are retried at the next refresh'));
+    // Not awaited: the new credentials are already held (and served by the endpoint); a hand-off
+    // write stuck on a hung volume must not keep this refresh in flight, which would block every
+    // caller of refreshNow() and the timer's next attempt.
+    this.opts.onUpdate(c).catch((err: unknown) => log.error({ err }, 'writing the credential hand-offs failed; they are retried at the next refresh'));
     return c;
+  }
+
+  /** Why readiness should fail although refreshes succeed: they keep returning credentials that run down. */
+  private staleWarning(): string | undefined {
+    const exp = this.good?.expiration;
+    if (!this.notRenewed || !exp) return undefined;
+    const left = exp.getTime() - Date.now();
+    if (left >= this.opts.minRemainingMs) return undefined;
+    return `${this.opts.sourceName} keeps answering with credentials that are not renewed (a cache in front of it?): ${Math.max(0, Math.round(left / 1000))} s left, below --refresh-min-remaining`;
   }
 
   private failed(err: CredentialError, reason: string): CredentialError {

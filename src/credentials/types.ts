@@ -50,6 +50,8 @@ export interface RefreshStatus {
    * window (botocore at 15 min left), so the sidecar is degraded before anything expires.
    */
   withinBudget: boolean;
+  /** why withinBudget is false although refreshes succeed (they return credentials that run down) */
+  warning?: string;
 }
 
 /** What the modes and transfer code need from the refresher. */

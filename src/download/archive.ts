@@ -1,7 +1,7 @@
 // Extract .zip (yauzl) and .tar / .tar.gz (tar's streaming Parser) archives by the layout's
-// rules, one entry at a time, each through `<name>.part` + rename like a downloaded object.
+// rules, one entry at a time, each through a part file + rename like a downloaded object.
 // Every entry name is checked like a key (zip-slip: "..", absolute, NUL are refused, counted and
-// logged); link, device and encrypted entries are refused; total bytes and files are capped
+// logged); link, device and encrypted entries are refused; total bytes and entries are capped
 // across all archives of a run before anything is written (sizes are declared up front: yauzl
 // checks the inflated size matches, the tar parser reads exactly the header's size).
 import { createReadStream } from 'node:fs';
@@ -14,6 +14,7 @@ import { showBytes } from '../config/define.js';
 import { CREATE_NOFOLLOW, DirMaker, checkRelativePath, resolveInside } from '../util/keys.js';
 import type { Layout, Role } from './layout/types.js';
 import { streamToFile } from './object.js';
+import { partPath } from './part-file.js';
 
 export interface ExtractBudget {
   maxBytes: number;
@@ -25,6 +26,8 @@ export interface ExtractBudget {
 
 export interface ExtractOptions {
   root: string;
+  /** where `.part` files are written (no key can land there) */
+  tmpDir: string;
   dirs: DirMaker;
   layout: Layout;
   /** groups the archive's entries for the layout (mask pairing), e.g. "archive:<key>" */
@@ -60,6 +63,13 @@ interface EntryInfo {
 /** Decide and (when wanted) write one entry; `open` yields its data only if it is written. */
 async function extractEntry(opts: ExtractOptions, entry: EntryInfo, open: () => Promise<Readable>, out: ExtractedFile[]): Promise<boolean> {
   if (entry.type === 'dir') return false;
+  // Every entry counts, also those refused or skipped below: a million ignored entries (or one
+  // huge one the tar parser must read through) cost as much time as extracted ones.
+  const b = opts.budget;
+  if (b.files + 1 > b.maxFiles) throw new ArchiveLimitError(`archives hold more than --archive-max-files ${b.maxFiles} entries`);
+  if (b.bytes + entry.size > b.maxBytes) throw new ArchiveLimitError(`archives hold more than --archive-max-bytes ${showBytes(b.maxBytes)}`);
+  b.files++;
+  b.bytes += entry.size;
   const name = entry.name;
   const check = checkRelativePath(name);
   if (!check.ok) {
@@ -87,15 +97,9 @@ async function extractEntry(opts: ExtractOptions, entry: EntryInfo, open: () => 
     opts.onRefused(name, placed.reason);
     return false;
   }
-  const b = opts.budget;
-  if (b.files + 1 > b.maxFiles) throw new ArchiveLimitError(`archives hold more than --archive-max-files ${b.maxFiles} files to extract`);
-  if (b.bytes + entry.size > b.maxBytes) throw new ArchiveLimitError(`archives hold more than --archive-max-bytes ${showBytes(b.maxBytes)} to extract`);
-  b.files++;
-  b.bytes += entry.size;
-
   const target = resolveInside(opts.root, placed.segments);
   await opts.dirs.ensure(placed.segments.slice(0, -1));
-  const part = `${target}.part`;
+  const part = partPath(opts.tmpDir, target);
   await streamToFile(await open(), part, CREATE_NOFOLLOW);
   if (entry.mtime && !Number.isNaN(entry.mtime.getTime())) await utimes(part, entry.mtime, entry.mtime);
   await rename(part, target);

@@ -1,4 +1,4 @@
-// One object to one file. The body goes piece by piece into `<name>.part` as it arrives (never
+// One object to one file. The body goes piece by piece into a part file (part-file.ts) as it arrives (never
 // buffered whole, except objects under SMALL_OBJECT_BYTES), is checked (length always, MD5 when
 // the ETag is one, the store's checksum when it has one), stamped with the object's LastModified
 // and only then renamed into place: a reader never sees a partial file, and a re-run recognises a
@@ -46,6 +46,8 @@ export interface FetchContext {
   rangeThreshold: number;
   rangeSize: number;
   rangeConcurrency: number;
+  /** the state dir's tmp/, where part files and range journals live (part-file.ts) */
+  tmpDir: string;
   /** bytes received (negative: a failed attempt's bytes thrown away) */
   onBytes(n: number): void;
 }
@@ -81,7 +83,7 @@ export function isLarge(ctx: Pick<FetchContext, 'rangeThreshold'>, meta: Pick<Ob
 
 export async function fetchObject(ctx: FetchContext, meta: ObjectMeta, target: string): Promise<FetchResult> {
   if (meta.size === 0) {
-    await writeEmpty(partPath(target), target, meta.lastModified);
+    await writeEmpty(partPath(ctx.tmpDir, target), target, meta.lastModified);
     return { bytes: 0, resumedBytes: 0, verified: 'size' };
   }
   if (isLarge(ctx, meta)) return fetchRanged(ctx, meta, target);
@@ -91,7 +93,7 @@ export async function fetchObject(ctx: FetchContext, meta: ObjectMeta, target: s
     return await withRetries(ctx.retry, meta.key, () => fetchWhole(ctx, current, target));
   } catch (err) {
     // a whole-object part cannot be resumed: do not leave it behind
-    await rm(partPath(target), { force: true }).catch(() => {});
+    await rm(partPath(ctx.tmpDir, target), { force: true }).catch(() => {});
     throw err;
   }
 }
@@ -104,7 +106,7 @@ async function writeEmpty(part: string, target: string, lastModified: Date | und
 async function fetchWhole(ctx: FetchContext, meta: ObjectMeta, target: string): Promise<FetchResult> {
   // ask the store for its checksum only when there is one and no MD5 to check instead
   if (meta.checksumAlgorithm !== undefined && plainMd5(meta.etag) === undefined) return fetchWithChecksum(ctx, meta, target);
-  const part = partPath(target);
+  const part = partPath(ctx.tmpDir, target);
   const mtime = (head: ObjectHead) => meta.lastModified ?? head.lastModified;
   if (meta.size < SMALL_OBJECT_BYTES) {
     // gathered in memory (a pooled buffer), checked there, then written whole (small-file.ts);
@@ -171,7 +173,7 @@ async function fetchWithChecksum(ctx: FetchContext, meta: ObjectMeta, target: st
   const checksum = Boolean(res.ChecksumCRC32 ?? res.ChecksumCRC32C ?? res.ChecksumSHA1 ?? res.ChecksumSHA256 ?? res.ChecksumCRC64NVME);
   const expected = res.ContentLength ?? meta.size;
   const md5 = plainMd5(res.ETag);
-  const part = partPath(target);
+  const part = partPath(ctx.tmpDir, target);
   let received = 0;
   const onBytes = (n: number) => { received += n; ctx.onBytes(n); };
   try {

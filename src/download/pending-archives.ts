@@ -24,6 +24,7 @@ export interface PendingArchive {
 
 export interface ExtractContext {
   root: string;
+  tmpDir: string;
   dirs: DirMaker;
   layout: Layout;
   config: Pick<Config, 'archiveMaxBytes' | 'archiveMaxFiles'>;
@@ -57,7 +58,7 @@ export async function extractPending(archives: readonly PendingArchive[], ctx: E
     let error: unknown;
     try {
       await extractArchive(a.file, a.kind, files, {
-        root: ctx.root, dirs: ctx.dirs, layout: ctx.layout, scope: `archive:${a.obj.key}`, budget,
+        root: ctx.root, tmpDir: ctx.tmpDir, dirs: ctx.dirs, layout: ctx.layout, scope: `archive:${a.obj.key}`, budget,
         onRefused: (entry, reason) => ctx.fail(`${a.uri}!${entry}`, reason),
         onIgnored: (entry, reason) => {
           ctx.summary.ignored++;

@@ -25,10 +25,14 @@ import type { ObjectGetter } from '../s3/object-get.js';
 import { describe, RETRY_POLICIES, type WatchedRetry, type ServerWatch } from '../s3/retry.js';
 import { SMALL_OBJECT_BYTES } from './small-file.js';
 import { formatS3Uri, parseS3Uri, type S3Location } from '../config/s3-uri.js';
+import { removeEmptyStateDirs, ReservedNames, STATE_DIR } from './reserved.js';
+import { bigObjectSlots } from './sockets.js';
+
+export { bigObjectSlots, downloadSockets } from './sockets.js';
 
 /** Where the odm layout keeps archives between download and extraction, and their markers. */
-export const STATE_DIR = '.s3-sidecar';
 const ARCHIVE_DIR = [STATE_DIR, 'archives'];
+export const TMP_DIR = [STATE_DIR, 'tmp'];
 /** Failures logged one by one; the rest are only counted (30k AccessDenied lines help nobody). */
 const LOGGED_FAILURES = 50;
 
@@ -70,6 +74,7 @@ class Prefetch {
   private readonly retry: WatchedRetry;
   private readonly fetch: FetchContext;
   private readonly archives: PendingArchive[] = [];
+  private readonly reserved: ReservedNames;
   /** an empty target dir needs no "is it already there?" lstat per object */
   private fresh = false;
   private readonly debug = log.isLevelEnabled('debug');
@@ -79,6 +84,7 @@ class Prefetch {
     this.root = resolve(c.inputDir!);
     this.dirs = new DirMaker(this.root);
     this.layout = input.layout;
+    this.reserved = new ReservedNames(c.readyFile);
     this.filter = makeKeyFilter({
       include: c.inputInclude,
       exclude: [...input.layoutExcludes, ...c.inputExclude],
@@ -94,7 +100,7 @@ class Prefetch {
     };
     this.fetch = {
       sdk: input.sdk, getter: input.getter, retry: this.retry, buffers: new BufferPool(c.downloadConcurrency * SMALL_OBJECT_BYTES), disk: localDisk(),
-      rangeThreshold: c.rangeThreshold, rangeSize: c.rangeSize, rangeConcurrency: c.rangeConcurrency,
+      rangeThreshold: c.rangeThreshold, rangeSize: c.rangeSize, rangeConcurrency: c.rangeConcurrency, tmpDir: resolveInside(this.root, TMP_DIR),
       onBytes: (n) => input.progress.moved(n),
     };
   }
@@ -102,6 +108,7 @@ class Prefetch {
   async run(): Promise<PrefetchSummary> {
     await mkdir(this.root, { recursive: true });
     this.fresh = (await readdir(this.root)).length === 0;
+    await this.dirs.ensure(TMP_DIR);
     const c = this.input.config;
     // rejectOnClear: jobs dropped from the queue on abort must settle, or awaiting them hangs
     const files = pLimit({ concurrency: c.downloadConcurrency, rejectOnClear: true });
@@ -146,7 +153,7 @@ class Prefetch {
       await Promise.all(tasks);
       if (this.archives.length) {
         await extractPending(this.archives, {
-          root: this.root, dirs: this.dirs, layout: this.layout, config: this.input.config, signal: this.input.signal, summary: this.s,
+          root: this.root, tmpDir: this.fetch.tmpDir, dirs: this.dirs, layout: this.layout, config: this.input.config, signal: this.input.signal, summary: this.s,
           fail: (uri, reason) => this.fail(uri, reason), noteFile: (path, role) => this.noteFile(path, role),
         });
       }
@@ -158,6 +165,7 @@ class Prefetch {
     }
     // jobs swallow their own errors, so an abort during the downloads shows only here
     if (this.input.signal.aborted) this.s.stoppedBy = describe(this.input.signal.reason);
+    await removeEmptyStateDirs(this.root);
     metrics.queueDepth.set({ direction: 'download' }, 0);
     return this.s;
   }
@@ -178,6 +186,8 @@ class Prefetch {
       return undefined;
     }
     const placed = this.layout.place(scope, check.segments, isDir);
+    const reserved = (placed.kind === 'file' || placed.kind === 'dir') && this.reserved.reason(placed.segments, resolveInside(this.root, placed.segments));
+    if (reserved) return void this.fail(uri, `key refused: ${reserved}`);
     switch (placed.kind) {
       case 'ignore':
         this.s.ignored++;
@@ -284,15 +294,4 @@ class Prefetch {
       },
     };
   }
-
-}
-
-/** Large objects fetched at once: their ranges share the socket budget with whole-object downloads. */
-export function bigObjectSlots(c: Pick<Config, 'downloadConcurrency' | 'rangeConcurrency'>): number {
-  return Math.max(1, Math.floor(c.downloadConcurrency / c.rangeConcurrency));
-}
-
-/** Sockets the download needs: one per whole-object download, plus the ranges of large ones, plus listing. */
-export function downloadSockets(c: Pick<Config, 'downloadConcurrency' | 'rangeConcurrency'>): number {
-  return c.downloadConcurrency + bigObjectSlots(c) * c.rangeConcurrency + 4;
 }

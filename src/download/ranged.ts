@@ -1,5 +1,5 @@
 // Objects of at least --range-threshold: parallel byte ranges into a preallocated part file;
-// finished ranges are journaled next to it (`<name>.part.ranges`) so a killed run resumes with
+// finished ranges are journaled next to it (`<part>.ranges`, in the state dir) so a killed run resumes with
 // Range requests for only the missing ranges.
 import { lstat, open, readFile, rm } from 'node:fs/promises';
 import pLimit from 'p-limit';
@@ -19,7 +19,7 @@ interface RangeJournal {
 }
 
 export async function fetchRanged(ctx: FetchContext, listed: ObjectMeta, target: string): Promise<FetchResult> {
-  const part = partPath(target);
+  const part = partPath(ctx.tmpDir, target);
   const journal = `${part}.ranges`;
   let meta = listed;
   return withRetries(ctx.retry, meta.key, async (attempt) => {

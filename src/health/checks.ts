@@ -36,6 +36,9 @@ export function credentialsCheck(holder: CredentialHolder): ReadinessCheck {
         if (status.failingSince) detail.refreshFailingSince = status.failingSince.toISOString();
         if (status.lastError) detail.lastRefreshError = status.lastError.reason;
       }
+      if (status?.warning && !status.withinBudget) {
+        return { ok: false, reason: `${status.warning}; the held credentials still work until ${detail.expiresAt ?? 'they expire'}`, detail };
+      }
       if (status && !status.withinBudget) {
         const why = status.lastError?.retryable === false ? 'with an error retrying will not fix' : 'past its retry budget';
         return { ok: false, reason: `credential refresh failing ${why} (${status.failures} attempts, last: ${status.lastError?.message ?? 'unknown'}); the held credentials still work until ${detail.expiresAt ?? 'they expire'}`, detail };

@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { ConfigError, optionName, type Config } from '../config.js';
 import type { CredentialHolder } from '../credentials/types.js';
-import { log } from '../log.js';
+import { log, scrub } from '../log.js';
 import { loadRegistry, metrics } from '../metrics.js';
 import { credentialsCheck, runChecks, type ReadinessCheck } from './checks.js';
 import { startHeartbeat } from './heartbeat.js';
@@ -158,5 +158,6 @@ export async function startHealthForEngine(config: Pick<Config, 'httpAddr' | 'en
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(`${JSON.stringify(body)}\n`);
+  // scrubbed like the log: readiness reasons quote refresh errors, which quote servers
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(scrub(`${JSON.stringify(body)}\n`));
 }

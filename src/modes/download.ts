@@ -110,8 +110,8 @@ async function checkConfig(config: Config): Promise<void> {
   const st = await stat(dir).catch(() => undefined);
   if (st && !st.isDirectory()) throw new ConfigError(optionName('inputDir', config), `${dir} exists and is not a directory`);
   if (config.readyFile && resolve(config.readyFile).startsWith(`${resolve(dir)}/`) && config.layout === 'mirror') {
-    // harmless for odm (not an image), but in mirror a key could collide with it
-    log.warn({ readyFile: config.readyFile }, 'the ready file is inside the input dir; an object with the same key would overwrite it');
+    // harmless for odm (not an image), but in mirror a key could name it
+    log.warn({ readyFile: config.readyFile }, 'the ready file is inside the input dir; an object with the same key is refused');
   }
 }
 

@@ -3,7 +3,7 @@
 // missing or corrupted object: exit 1, nothing restored stays, no ready marker.
 // `download --restore` calls restoreInto after its own download, in the same process.
 import { setMaxListeners } from 'node:events';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { optionName, required, type Config } from '../config.js';
@@ -14,12 +14,13 @@ import { EXIT } from '../exit-codes.js';
 import { startHealthForEngine } from '../health/server.js';
 import { log } from '../log.js';
 import { formatBytes } from '../download/progress.js';
-import { downloadSockets } from '../download/prefetch.js';
+import { downloadSockets, TMP_DIR } from '../download/prefetch.js';
 import { SMALL_OBJECT_BYTES } from '../download/small-file.js';
 import { ObjectGetter } from '../s3/object-get.js';
 import { describe, ServerWatch } from '../s3/retry.js';
 import { localDisk } from '../download/object.js';
 import { BufferPool } from '../util/buffer-pool.js';
+import { resolveInside } from '../util/keys.js';
 import { atomicWrite } from '../util/atomic-write.js';
 import { restoreNewest, RestoreError } from '../checkpoint/restore.js';
 
@@ -57,18 +58,21 @@ export async function restoreInto(config: Config, holder: CredentialHolder, root
   const sdk = () => client ??= import('../s3/sdk-client.js').then(({ createS3Client }) => createS3Client(config, holder, {
     maxSockets: 8, maxAttempts: 1, socketTimeoutMs, responseChecksumValidation: 'WHEN_REQUIRED',
   }));
-  const getter = new ObjectGetter(config, holder, { maxSockets: downloadSockets(config), socketTimeoutMs });
+  const getter = new ObjectGetter(config, holder, { maxSockets: downloadSockets(config), socketTimeoutMs, requestDeadlineMs: config.requestDeadline });
   const retry = {
     retries: config.downloadRetries, watch, signal: controller.signal,
     onRetry: (err: unknown, attempt: number, delayMs: number, what: string) => log.warn({ what, attempt, delayMs: Math.round(delayMs) }, `retrying ${what} after: ${describe(err)}`),
   };
+  // part files go where no object key can land, as the download's do
+  const tmpDir = resolveInside(root, TMP_DIR);
+  await mkdir(tmpDir, { recursive: true });
   watch.start();
   try {
     const s = await restoreNewest({
       config, root, loc, getter,
       fetch: {
         sdk, getter, retry, buffers: new BufferPool(config.downloadConcurrency * SMALL_OBJECT_BYTES), disk: localDisk(),
-        rangeThreshold: config.rangeThreshold, rangeSize: config.rangeSize, rangeConcurrency: config.rangeConcurrency, onBytes: () => {},
+        rangeThreshold: config.rangeThreshold, rangeSize: config.rangeSize, rangeConcurrency: config.rangeConcurrency, onBytes: () => {}, tmpDir,
       },
     });
     if (!s.key) {

@@ -159,3 +159,42 @@ test('the broker: issuance, every refusal, an STS denial and the sidecars it ser
   const text = lines.join('\n');
   for (const s of secrets) assert.ok(!text.includes(s), `a secret (…${s.slice(-4)}) appeared in the broker's or a sidecar's output`);
 });
+
+// What the process prints besides the log: /readyz reasons, stderr lines, error messages cut to a
+// length. The control plane here echoes its bearer token at the end of a long error message, so
+// a cut made before scrubbing would keep a fragment of it. Also: assume-role's base credentials,
+// read from a shared file (not the environment), are registered as secrets.
+test('readyz reasons, stderr lines and cut messages are scrubbed; assume-role base credentials are registered', { timeout: 120_000 }, async (t) => {
+  const lab = requireLab(t);
+  const { loadConfig } = await import('../../src/config.js');
+  const { startCredentialsEngine } = await import('../../src/credentials/engine.js');
+  const { startHealthServer } = await import('../../src/health/server.js');
+  const { forgetSecret, scrub } = await import('../../src/log.js');
+  const { runCli } = await import('../helpers/cli.js');
+  const { labEnv } = await import('../helpers/lab.js');
+  const cp = await startControlPlane(t, lab, { dir, lifetimeSec: 60 });
+  const env = { AWS_ENDPOINT_URL: lab.endpoint, AWS_REGION: lab.region, SIDECAR_CONTROL_PLANE_URL: cp.url, SIDECAR_CONTROL_PLANE_TOKEN_FILE: cp.tokenFile };
+  const engine = await startCredentialsEngine(loadConfig('credentials', [], env), { handoffs: false, loop: true });
+  t.after(() => engine.stop());
+  const health = await startHealthServer({ httpAddr: '127.0.0.1:0', endpointAllowRemote: false }, { credentials: engine.holder });
+  t.after(() => health.stop());
+  cp.failWith = 403;
+  cp.errorMessage = `${'x'.repeat(190)} token was ${cp.token}`;
+  await expectFailure(engine.holder.refreshNow('test-echo'));
+  const readyz = await (await fetch(`http://${health.address}/readyz`)).text();
+  assert.match(readyz, /credential refresh failing/);
+  const cli = await runCli(['credentials', '--once'], labEnv(lab, { SIDECAR_CONTROL_PLANE_URL: cp.url, SIDECAR_CONTROL_PLANE_TOKEN_FILE: cp.tokenFile }));
+  assert.equal(cli.code, 3, cli.stderr);
+  assert.match(cli.stderr, /^s3-sidecar: no usable credentials: /);
+  const printed = [readyz, cli.stderr, cli.stdout, ...errors].join('\n');
+  for (let i = 0; i + 8 <= cp.token.length; i++) assert.ok(!printed.includes(cp.token.slice(i, i + 8)), `a fragment of the bearer token was printed: ${cp.token.slice(i, i + 8)}`);
+
+  // assume-role with base credentials from a shared credentials file
+  forgetSecret(lab.secretKey);
+  const shared = join(dir, 'base-credentials');
+  writeFileSync(shared, `[default]\naws_access_key_id = ${lab.accessKey}\naws_secret_access_key = ${lab.secretKey}\n`);
+  process.env.AWS_SHARED_CREDENTIALS_FILE = shared;
+  const role = await startCredentialsEngine(loadConfig('credentials', [], { AWS_ENDPOINT_URL: lab.endpoint, AWS_REGION: lab.region, SIDECAR_ASSUME_ROLE_ARN: lab.roleArn }), { handoffs: false, loop: false });
+  await role.stop();
+  assert.equal(scrub(`base ${lab.secretKey}`), 'base [REDACTED]', 'the base secret is registered');
+});

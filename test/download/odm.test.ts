@@ -101,11 +101,12 @@ test('odm: the ODM project tree, renames in listing order, archives flattened; a
 test('odm: archive limits are enforced with a clear failure; what fits stays', async (t) => {
   const { lab, bucket } = await odmFixture(t);
   const dir = join(await tempDir(t), 'job');
-  const r = await download(lab, ['--layout', 'odm', '--input-prefix', `s3://${bucket}/job/`, '--input-dir', dir, '--archive-max-files', '3']);
+  // batch.zip holds 4 entries (2 images, 2 the layout skips): all count, so 4 fit and the tar's do not
+  const r = await download(lab, ['--layout', 'odm', '--input-prefix', `s3://${bucket}/job/`, '--input-dir', dir, '--archive-max-files', '4']);
   assert.equal(r.code, 1, explain(r));
   const s = summary(r);
   assert.equal(s.failed, 1);
-  assert.match(String(s.msg), /download FAILED .*--archive-max-files 3/);
+  assert.match(String(s.msg), /download FAILED .*--archive-max-files 4/);
   const got = Object.keys(await files(dir));
   assert.ok(got.includes('images/IMG_0100.jpg'), 'the first archive was within the limit');
   assert.ok(!got.includes('images/IMG_0001_2.JPG'), 'the second archive went over it');

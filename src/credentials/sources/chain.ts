@@ -3,6 +3,8 @@
 // the next link (Kubernetes manifests often carry `value: ""`), they do not fail.
 // When the environment holds keys, the chain's first link answers and the chain itself (with
 // @aws-sdk/core, a large part of a download's start-up) is not loaded (docs/download.md, "Why the code is as it is").
+import type { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { registerSecret } from '../../log.js';
 import { toCredentialError } from '../errors.js';
 import { CredentialError, type CredentialSource, type Credentials } from '../types.js';
 
@@ -47,7 +49,17 @@ export function fromChain(source = 'chain'): CredentialSource {
   };
 }
 
-/** Base credentials for AssumeRole, in the shape the STS client wants (no caching of our own). */
-export async function chainProvider() {
-  return (await import('@aws-sdk/credential-provider-node')).defaultProvider();
+/**
+ * Base credentials for AssumeRole, in the shape the STS client wants (no caching of our own).
+ * Whatever link of the chain answers (env, shared file, IMDS), its secret is registered so that
+ * no log line or printed error can carry it.
+ */
+export async function chainProvider(): Promise<ReturnType<typeof defaultProvider>> {
+  const provider = (await import('@aws-sdk/credential-provider-node')).defaultProvider();
+  return async () => {
+    const c = await provider();
+    registerSecret(c.secretAccessKey);
+    registerSecret(c.sessionToken);
+    return c;
+  };
 }

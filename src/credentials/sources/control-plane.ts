@@ -6,7 +6,7 @@ import { request as httpsRequest } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { isLoopbackHost } from '../../config/listen-address.js';
 import { backoffDelay, sleep } from '../../util/backoff.js';
-import { log } from '../../log.js';
+import { log, scrub } from '../../log.js';
 import { toCredentialError } from '../errors.js';
 import { CredentialError, type CredentialSource, type Credentials } from '../types.js';
 import { readToken } from './web-identity.js';
@@ -78,8 +78,7 @@ export function parseControlPlaneBody(body: string, what = 'control plane'): Cre
     typeof expiration === 'string' || typeof expiration === 'number' ? '' : 'Expiration',
   ].filter(Boolean);
   if (missing.length) throw new CredentialError(`${what} answered without ${missing.join(', ')}`, 'bad-response', true);
-  // Some STS JSON encodings carry epoch seconds instead of RFC 3339.
-  const exp = typeof expiration === 'number' ? new Date(expiration * 1000) : new Date(expiration as string);
+  const exp = parseExpiration(expiration as string | number);
   if (Number.isNaN(exp.getTime())) throw new CredentialError(`${what} answered with an unreadable Expiration`, 'bad-response', true);
   const user = (doc.AssumedRoleUser ?? undefined) as { Arn?: unknown } | undefined;
   return {
@@ -92,6 +91,19 @@ export function parseControlPlaneBody(body: string, what = 'control plane'): Cre
     packedPolicySize: typeof doc.PackedPolicySize === 'number' ? doc.PackedPolicySize : undefined,
   };
 }
+
+/**
+ * RFC 3339, or a number: some STS JSON encodings carry epoch seconds, and services written in
+ * JavaScript often send Date.now()'s epoch milliseconds. Seconds past 1e11 would be the year
+ * 5138, so a number that large is milliseconds (read as seconds it would claim a lifetime of
+ * millennia, which the job's SDK would cache and never refresh).
+ */
+export function parseExpiration(v: string | number): Date {
+  const n = typeof v === 'number' ? v : /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : undefined;
+  if (n === undefined) return new Date(v as string);
+  return new Date(n >= EPOCH_MS_FROM ? n : n * 1000);
+}
+const EPOCH_MS_FROM = 1e11;
 
 function get(url: URL, headers: Record<string, string>, ca: Buffer | undefined, timeoutMs: number, signal?: AbortSignal): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -117,7 +129,8 @@ function errorText(body: string): string {
   try {
     const d = JSON.parse(body) as Record<string, unknown>;
     const m = d.Message ?? d.message ?? d.error ?? d.Code ?? d.code;
-    if (typeof m === 'string') return m.slice(0, 200);
+    // scrubbed before it is cut: half a secret no longer matches the log's scrubber
+    if (typeof m === 'string') return scrub(m).slice(0, 200);
   } catch {
     // not JSON: say nothing rather than log an arbitrary body
   }

@@ -2,6 +2,8 @@
 // authorised GET, calls the REAL STS on the lab (AssumeRole) and hands the credentials out.
 // It can report a shorter Expiration than STS gave (STS's minimum is 900 s) so refreshes can be
 // watched within a minute, and it can go down (connection refused) to simulate an outage.
+// It can also misbehave the ways a real control plane does: Expiration as epoch seconds or
+// milliseconds or weeks ahead, the same cached credentials every time, an error echoing secrets.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
@@ -38,6 +40,14 @@ export interface StubControlPlane {
   failWith: number | undefined;
   /** hand out this many credentials with a wrong secret (S3 rejects them with 403) */
   corruptNext: number;
+  /** the message of a failWith answer (default: says it was configured to fail) */
+  errorMessage: string | undefined;
+  /** how Expiration is written: RFC 3339 (default), or epoch seconds / milliseconds as a JSON number */
+  expirationAs: 'iso' | 'epoch-s' | 'epoch-ms';
+  /** claim this Expiration instead of the real one (e.g. weeks ahead) */
+  expirationOverride: Date | undefined;
+  /** a caching control plane: answer the first credentials handed out, with their Expiration, every time */
+  cache: boolean;
   down(): Promise<void>;
   up(): Promise<void>;
   close(): Promise<void>;
@@ -60,6 +70,10 @@ export async function startControlPlane(t: TestContext, lab: Lab, opts: StubOpti
     lifetimeSec: opts.lifetimeSec,
     failWith: undefined,
     corruptNext: 0,
+    errorMessage: undefined,
+    expirationAs: 'iso',
+    expirationOverride: undefined,
+    cache: false,
     down: async () => {
       const s = server;
       server = undefined;
@@ -81,9 +95,19 @@ export async function startControlPlane(t: TestContext, lab: Lab, opts: StubOpti
     close: async () => { await stub.down(); sts.destroy(); },
   };
 
+  let cached: { status: number; body: object } | undefined;
   async function handle(auth: string | undefined): Promise<{ status: number; body: object }> {
     if (auth !== `Bearer ${token}`) return { status: 401, body: { message: 'bad token' } };
-    if (stub.failWith) return { status: stub.failWith, body: { message: `configured to fail with ${stub.failWith}` } };
+    if (stub.failWith) return { status: stub.failWith, body: { message: stub.errorMessage ?? `configured to fail with ${stub.failWith}` } };
+    if (stub.cache && cached) {
+      stub.calls++;
+      return cached;
+    }
+    cached = await issue();
+    return cached;
+  }
+
+  async function issue(): Promise<{ status: number; body: object }> {
     const r = await sts.send(new AssumeRoleCommand({ RoleArn: lab.roleArn, RoleSessionName: 'control-plane-stub', DurationSeconds: 900, Policy: opts.policy }));
     const c = r.Credentials!;
     if (stub.corruptNext > 0) {
@@ -92,11 +116,12 @@ export async function startControlPlane(t: TestContext, lab: Lab, opts: StubOpti
     }
     stub.calls++;
     stub.issuedSecrets.push(c.SecretAccessKey!, c.SessionToken!);
-    const exp = stub.lifetimeSec ? new Date(Date.now() + stub.lifetimeSec * 1000) : c.Expiration!;
+    const exp = stub.expirationOverride ?? (stub.lifetimeSec ? new Date(Date.now() + stub.lifetimeSec * 1000) : c.Expiration!);
+    const expiration = stub.expirationAs === 'epoch-ms' ? exp.getTime() : stub.expirationAs === 'epoch-s' ? Math.floor(exp.getTime() / 1000) : exp.toISOString();
     if (opts.shape === 'sts') {
-      return { status: 200, body: { Credentials: { AccessKeyId: c.AccessKeyId, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, Expiration: exp.toISOString() }, AssumedRoleUser: r.AssumedRoleUser } };
+      return { status: 200, body: { Credentials: { AccessKeyId: c.AccessKeyId, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, Expiration: expiration }, AssumedRoleUser: r.AssumedRoleUser } };
     }
-    return { status: 200, body: { AccessKeyId: c.AccessKeyId, SecretAccessKey: c.SecretAccessKey, Token: c.SessionToken, Expiration: exp.toISOString() } };
+    return { status: 200, body: { AccessKeyId: c.AccessKeyId, SecretAccessKey: c.SecretAccessKey, Token: c.SessionToken, Expiration: expiration } };
   }
 
   await stub.up();
