@@ -110,7 +110,7 @@ test('a file rewritten while its checkpoint is taken: not committed, counted, an
   writeFileSync(join(fresh, 'opensfm/reconstruction.json'), '["next stage"]');
   mkdirSync(join(fresh, 'images'));
   writeFileSync(join(fresh, 'images/DJI_0002.JPG'), 'input');
-  mkdirSync(join(fresh, '.s3-sidecar'));
+  mkdirSync(join(fresh, '.s3-sidecar'), { recursive: true }); // the first restore staged its parts there
   writeFileSync(join(fresh, '.s3-sidecar/journal.json'), '{}');
   const again = await runCli(['restore', '--output-dir', fresh, '--checkpoint-prefix', `s3://${bucket}/ck/`], sidecarEnv(lab));
   assert.equal(again.code, 0, again.stderr);
