@@ -4,19 +4,19 @@
 // lab's static keys, a throwaway HOME (no ~/.aws or rclone.conf of the machine leaks in) and no
 // AWS_CA_BUNDLE (it breaks rclone 1.60's S3 backend).
 // s3-sidecar also runs as variants (--variants): the same build with undici's Pool#dispatch in
-// place of the hand-written HTTP/1.1 client (and of node:http for small PUTs), or node:crypto's
-// MD5 in place of the SIMD one (both on the worker thread), chosen by the hidden
+// place of the hand-written HTTP/1.1 client (and of node:http for small PUTs), or the WebAssembly
+// SIMD MD5 in place of node:crypto's (both on the worker thread), chosen by the hidden
 // SIDECAR_HTTP_CLIENT / SIDECAR_MD5 switches.
 import type { BenchLab } from './lab.js';
 import type { Invocation } from './measure.js';
 import { SIDECAR_CLI } from './snapshot.js';
 
-export type ToolId = 'sidecar' | 'sidecar-undici' | 'sidecar-crypto' | 'rclone' | 'rclone32' | 'awscli';
+export type ToolId = 'sidecar' | 'sidecar-undici' | 'sidecar-simd' | 'rclone' | 'rclone32' | 'awscli';
 
 export const TOOL_LABEL: Record<ToolId, string> = {
   sidecar: 's3-sidecar',
   'sidecar-undici': 's3-sidecar/undici',
-  'sidecar-crypto': 's3-sidecar/crypto-md5',
+  'sidecar-simd': 's3-sidecar/simd-md5',
   rclone: 'rclone copy (defaults)',
   rclone32: 'rclone copy --transfers 32 --checkers 32',
   awscli: 'aws s3 cp --recursive',
@@ -24,13 +24,13 @@ export const TOOL_LABEL: Record<ToolId, string> = {
 
 export const ALL_TOOLS: ToolId[] = ['sidecar', 'rclone', 'rclone32', 'awscli'];
 /** s3-sidecar's variants, measured with --variants (or named in --tools) */
-export const VARIANT_TOOLS: ToolId[] = ['sidecar-undici', 'sidecar-crypto'];
+export const VARIANT_TOOLS: ToolId[] = ['sidecar-undici', 'sidecar-simd'];
 
 /** The variant switches each s3-sidecar tool runs with; every one is set, so none is inherited. */
 const SIDECAR_VARIANT: Partial<Record<ToolId, { SIDECAR_HTTP_CLIENT: string; SIDECAR_MD5: string }>> = {
-  sidecar: { SIDECAR_HTTP_CLIENT: 'lean', SIDECAR_MD5: 'simd' },
-  'sidecar-undici': { SIDECAR_HTTP_CLIENT: 'undici', SIDECAR_MD5: 'simd' },
-  'sidecar-crypto': { SIDECAR_HTTP_CLIENT: 'lean', SIDECAR_MD5: 'crypto' },
+  sidecar: { SIDECAR_HTTP_CLIENT: 'lean', SIDECAR_MD5: 'crypto' },
+  'sidecar-undici': { SIDECAR_HTTP_CLIENT: 'undici', SIDECAR_MD5: 'crypto' },
+  'sidecar-simd': { SIDECAR_HTTP_CLIENT: 'lean', SIDECAR_MD5: 'simd' },
 };
 
 /** s3-sidecar itself or one of its variants (not a peer). */
@@ -103,7 +103,7 @@ export function downloadInvocation(tool: ToolId, ep: Endpoint, t: Transfer): Inv
   switch (tool) {
     case 'sidecar':
     case 'sidecar-undici':
-    case 'sidecar-crypto':
+    case 'sidecar-simd':
       return sidecar(tool, ep, 'download', ['--input-prefix', `s3://${remote}`, '--input-dir', t.dir]);
     case 'rclone': return rclone(ep, [`lab:${remote}`, t.dir]);
     case 'rclone32': return rclone(ep, [`lab:${remote}`, t.dir], 32);
@@ -116,7 +116,7 @@ export function uploadInvocation(tool: ToolId, ep: Endpoint, t: Transfer): Invoc
   switch (tool) {
     case 'sidecar':
     case 'sidecar-undici':
-    case 'sidecar-crypto':
+    case 'sidecar-simd':
       return sidecar(tool, ep, 'upload', ['--output-dir', t.dir, '--output-prefix', `s3://${remote}`, '--journal-file', `${t.scratch}/journal.json`]);
     case 'rclone': return rclone(ep, [t.dir, `lab:${remote}`]);
     case 'rclone32': return rclone(ep, [t.dir, `lab:${remote}`], 32);

@@ -18,7 +18,7 @@ import { verifyTree } from '../../bench/verify.js';
 import { CLI } from '../helpers/cli.js';
 import { adminS3, requireLab, tempBucket } from '../helpers/lab.js';
 
-test('bench --variants: s3-sidecar, s3-sidecar/undici and s3-sidecar/crypto-md5 each download verified, one table row each', async (t) => {
+test('bench --variants: s3-sidecar, s3-sidecar/undici and s3-sidecar/simd-md5 each download verified, one table row each', async (t) => {
   checkGnuTime();
   const lab = requireLab(t);
   const bucket = await tempBucket(t, lab, 'bench-variants');
@@ -46,7 +46,7 @@ test('bench --variants: s3-sidecar, s3-sidecar/undici and s3-sidecar/crypto-md5 
     assert.deepEqual(await verifyTree(dir, ds), [], tool);
     assert.ok(sample.cpuS > 0 && sample.maxRssMiB > 0, `${tool}: GNU time figures`);
     assert.equal(/SIDECAR_HTTP_CLIENT=undici/.test(log), tool === 'sidecar-undici', `${tool}: the client it ran`);
-    assert.equal(/SIDECAR_MD5=crypto/.test(log), tool === 'sidecar-crypto', `${tool}: the MD5 it ran`);
+    assert.equal(/SIDECAR_MD5=simd/.test(log), tool === 'sidecar-simd', `${tool}: the MD5 it ran`);
     runs.push({ tool, samples: [sample], failures: [] });
   }
 

@@ -40,7 +40,7 @@ test('every transport and MD5 variant downloads the same prefix byte for byte', 
     assert.equal(s.failed, 0, name);
     const said = (re: RegExp) => r.logs.some((l) => typeof l.msg === 'string' && re.test(l.msg));
     assert.equal(said(/^SIDECAR_HTTP_CLIENT=undici: GET, HEAD and small PUTs go through undici/), variant.SIDECAR_HTTP_CLIENT === 'undici', `${name}: the client it says it used`);
-    assert.equal(said(/^SIDECAR_MD5=crypto: MD5 runs node:crypto on the worker thread/), variant.SIDECAR_MD5 === 'crypto', `${name}: the MD5 it says it used`);
+    assert.equal(said(/^SIDECAR_MD5=simd: MD5 runs WebAssembly SIMD on the worker thread/), variant.SIDECAR_MD5 === 'simd', `${name}: the MD5 it says it used`);
     // a retry is a warn naming the object (`what`): none here, nor an error
     assert.ok(!r.logs.some((l) => l.level === 'error' || (l.level === 'warn' && l.what !== undefined)), `${name}: no retries or failures:\n${explain(r)}`);
   }

@@ -1,4 +1,4 @@
-// MD5 on the worker thread, four streams per SIMD pass (src/s3/md5/), against node:crypto
+// MD5 on the worker thread (src/s3/md5/, node:crypto's by default), against node:crypto inline
 // on the same bytes. No server needed: the download tests run it against the real one for every
 // object between 1 MiB and the range threshold (verify.test.ts corrupts one). Here: what a
 // download rarely produces on demand — pieces of any length (so bytes are carried between pieces

@@ -1,19 +1,17 @@
-// MD5 of downloaded bodies, computed on a worker thread while the event loop goes on receiving,
-// four bodies at a time with SIMD (simd.ts).
+// MD5 of downloaded bodies, computed on a worker thread while the event loop goes on receiving.
 // Why: MD5 was more than half the event loop's work in a download of large-ish objects while the
-// second core sat partly idle (rclone hashes on other goroutines); off the event loop it was still
-// the largest CPU cost of a download, and hashing four streams per SIMD pass halves it
-// (docs/download.md, "Why the code is as it is").
-// How: sockets read into blocks of shared memory (blocks.ts), which is also the SIMD module's
-// memory. A piece of a body to hash becomes a job on a shared queue (ring.ts) naming its bytes;
-// the worker (simd-worker.ts) hashes them in place and frees the block, and the socket reads into
+// second core sat partly idle (rclone hashes on other goroutines) (docs/download.md, "Why the
+// code is as it is").
+// How: sockets read into blocks of shared memory (blocks.ts). A piece of a body to hash becomes a
+// job on a shared queue (ring.ts) naming its bytes; the worker (crypto-worker.ts, node:crypto)
+// hashes them in place and frees the block, and the socket reads into
 // another block meanwhile. Pieces that arrived elsewhere (over TLS, one record at a time) are
 // copied into a block first. No allocation and no message per piece (transferring fresh buffers
 // with postMessage gained nothing and cost a lot of memory); only the digest comes back as a
 // message, per object.
-// SIDECAR_MD5=crypto runs node:crypto's MD5 on the same queue instead (crypto-worker.ts), for the
-// benchmark's comparison. Without a second CPU, or without WebAssembly SIMD for the default, MD5
-// stays inline (node:crypto).
+// SIDECAR_MD5=simd runs a WebAssembly SIMD MD5 on the same queue instead, four bodies per pass
+// (simd-worker.ts): the benchmark's alternative, which no longer saves CPU on Node 24
+// (docs/benchmarks.md). Without a second CPU (or WebAssembly SIMD, for that variant) MD5 stays inline.
 // The worker belongs to an Md5Engine the download mode creates (one per run, no module state).
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -85,10 +83,9 @@ export class Md5Engine {
     }
     if (this.instance || this.unavailable) return this.instance;
     if (availableParallelism() < 2) this.unavailable = true;
-    else if (md5Kind() === 'crypto') {
-      log.info({ md5: 'crypto' }, `${MD5_VARIABLE}=crypto: MD5 runs node:crypto on the worker thread`);
-      this.instance = new Md5Offload(undefined);
-    } else {
+    else if (md5Kind() === 'crypto') this.instance = new Md5Offload(undefined);
+    else {
+      log.info({ md5: 'simd' }, `${MD5_VARIABLE}=simd: MD5 runs WebAssembly SIMD on the worker thread, four bodies per pass`);
       const wasm = md5x4Module(PAGES);
       if (WebAssembly.validate(wasm)) this.instance = new Md5Offload(wasm);
       else this.unavailable = true;

@@ -1,11 +1,12 @@
-// SIDECAR_MD5=crypto: node:crypto's MD5 on the worker thread (src/s3/md5/crypto-worker.ts), the
-// benchmark's alternative to the SIMD worker, on the same shared blocks and queue. Its own file:
+// SIDECAR_MD5=simd: WebAssembly SIMD MD5 on the worker thread, four bodies per pass
+// (src/s3/md5/simd-worker.ts), the benchmark's alternative to node:crypto's, on the same shared
+// blocks and queue. Its own file:
 // the choice is read from the environment when an engine starts its worker.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 
-process.env.SIDECAR_MD5 = 'crypto';
+process.env.SIDECAR_MD5 = 'simd';
 const { Md5Engine } = await import('../../src/s3/md5/offload.js');
 const engine = new Md5Engine();
 const md5 = () => engine.md5();
@@ -13,7 +14,7 @@ const md5ReadBuffers = () => engine.readBuffers();
 
 const expected = (chunks: Buffer[]) => chunks.reduce((h, c) => h.update(c), createHash('md5')).digest('hex');
 
-test('the node:crypto worker equals node:crypto inline, for pieces read into shared blocks, pieces copied in, many streams', async () => {
+test('the SIMD worker equals node:crypto inline, for pieces read into shared blocks, pieces copied in, many streams', async () => {
   const source = md5ReadBuffers();
   assert.ok(source, 'this machine has a second CPU, so MD5 runs on the worker');
   let lent = source.next(undefined);
@@ -39,7 +40,7 @@ test('the node:crypto worker equals node:crypto inline, for pieces read into sha
   source.release(lent);
 });
 
-test('more streams than blocks: the event loop waits for the node:crypto worker and nothing hangs', async () => {
+test('more streams than blocks: the event loop waits for the SIMD worker and nothing hangs', async () => {
   const streams = Array.from({ length: 300 }, (_, i) => ({ hash: md5(), data: randomBytes(100 * 1024 + i) }));
   for (const s of streams) s.hash.update(s.data);
   assert.deepEqual(await Promise.all(streams.map((s) => s.hash.digest())), streams.map((s) => expected([s.data])));
