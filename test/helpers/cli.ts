@@ -28,9 +28,16 @@ export interface Running {
   waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
 }
 
-/** `as`: run the child as another user (tests that need permissions to bite, which root bypasses) */
-export function startCli(args: string[], env: NodeJS.ProcessEnv, as: { uid?: number; gid?: number } = {}): Running {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], ...as });
+/**
+ * `opts.permissionsBite`: run the child without the capabilities that let root ignore file modes
+ * (setpriv drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from its bounding set), for tests that
+ * need a mode of 000 to stop it. It stays root, so it can still reach node and the CLI wherever
+ * CI keeps them.
+ */
+export function startCli(args: string[], env: NodeJS.ProcessEnv, opts: { permissionsBite?: boolean } = {}): Running {
+  const argv = [process.execPath, CLI, ...args];
+  const [cmd, ...rest] = opts.permissionsBite && process.getuid?.() === 0 ? ['setpriv', '--bounding-set=-dac_override,-dac_read_search', '--', ...argv] : argv;
+  const child = spawn(cmd!, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
