@@ -8,28 +8,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { loadConfig } from '../../src/config.js';
-import { createS3Client } from '../../src/s3/sdk-client.js';
-import { ObjectPutter } from '../../src/s3/object-put.js';
 import { OutputFilter } from '../../src/upload/filter.js';
 import { OutputTree } from '../../src/upload/output-tree.js';
-import { LocalFileError, uploadFile, type UploadClients, type UploadSettings } from '../../src/upload/file-upload.js';
+import { LocalFileError, uploadFile, type UploadSettings } from '../../src/upload/file-upload.js';
 import { startCli } from '../helpers/cli.js';
-import { staticHolder } from '../helpers/holders.js';
-import type { Lab } from '../helpers/lab.js';
 import { getBytes, incompleteUploads, labFixture, listPrefix, sidecarEnv, tmpDir } from './helpers/s3-check.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
+import { uploadClients } from './helpers/upload-clients.js';
 
 const MiB = 1024 * 1024;
 const SETTINGS: UploadSettings = { partSize: 5 * MiB, maxParts: 10_000, multipartThreshold: 5 * MiB + 1, partConcurrency: 2, verify: 'multipart' };
-
-function clients(t: TestContext, lab: Lab): UploadClients {
-  const config = loadConfig('upload', ['--endpoint-url', lab.endpoint, '--region', lab.region], {});
-  const client = createS3Client(config, staticHolder(lab), { maxSockets: 8 });
-  const putter = new ObjectPutter(config, staticHolder(lab), { maxSockets: 8, socketTimeoutMs: 30_000, signPayload: true });
-  t.after(() => { client.destroy(); putter.destroy(); });
-  return { client, putter };
-}
 
 /** A folder outside the output dir holding files named like the job's, full of a secret. */
 function secretDir(t: TestContext, names: string[], secret: string): string {
@@ -79,7 +67,7 @@ test('run: a folder swapped for a symlink to a secret while a file in it waits f
 
 test('between the stat and the open: a folder on the way, the root itself or the file swapped; nothing is read from outside, a FIFO never blocks', { timeout: 120_000 }, async (t) => {
   const { lab, s3, bucket } = await labFixture(t, 'trust-open');
-  const c = clients(t, lab);
+  const c = uploadClients(t, lab);
   const secret = `SECRET-${randomBytes(12).toString('hex')}`;
   const outside = secretDir(t, ['small.txt', 'big.bin', 'top.txt'], secret);
   const base = tmpDir(t, 'trust-open');

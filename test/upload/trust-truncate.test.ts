@@ -5,29 +5,17 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { closeSync, ftruncateSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { loadConfig } from '../../src/config.js';
-import { createS3Client } from '../../src/s3/sdk-client.js';
-import { ObjectPutter } from '../../src/s3/object-put.js';
-import { FileChangedError, uploadFile, type UploadClients, type UploadSettings } from '../../src/upload/file-upload.js';
+import { FileChangedError, uploadFile, type UploadSettings } from '../../src/upload/file-upload.js';
 import { startCli } from '../helpers/cli.js';
-import { staticHolder } from '../helpers/holders.js';
-import type { Lab } from '../helpers/lab.js';
 import { until } from '../helpers/wait.js';
 import { getBytes, incompleteUploads, labFixture, sha256, sidecarEnv } from './helpers/s3-check.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
+import { uploadClients } from './helpers/upload-clients.js';
 
 const MiB = 1024 * 1024;
 const SETTINGS: UploadSettings = { partSize: 5 * MiB, maxParts: 10_000, multipartThreshold: 5 * MiB + 1, partConcurrency: 1, verify: 'multipart' };
-
-function clients(t: TestContext, lab: Lab): UploadClients {
-  const config = loadConfig('upload', ['--endpoint-url', lab.endpoint, '--region', lab.region], {});
-  const client = createS3Client(config, staticHolder(lab), { maxSockets: 8 });
-  const putter = new ObjectPutter(config, staticHolder(lab), { maxSockets: 8, socketTimeoutMs: 30_000, signPayload: true });
-  t.after(() => { client.destroy(); putter.destroy(); });
-  return { client, putter };
-}
 
 for (const [what, change] of [
   ['rewritten in place (same size)', (fd: number) => writeSync(fd, randomBytes(MiB), 0, MiB, 2 * MiB)],
@@ -35,7 +23,7 @@ for (const [what, change] of [
 ] as const) {
   test(`a file ${what} after its first part went out: FileChangedError, no object, no incomplete upload`, { timeout: 120_000 }, async (t) => {
     const { lab, s3, bucket, dir } = await labFixture(t, 'trust-tear');
-    const c = clients(t, lab);
+    const c = uploadClients(t, lab);
     const path = join(dir, 'ortho.tif');
     writeFileSync(path, randomBytes(17 * MiB));
     const { size, mtimeNs } = await import('node:fs/promises').then((fs) => fs.stat(path, { bigint: true }));
