@@ -9,7 +9,7 @@ import { chmod, mkdir, open, rename, rm, utimes } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { Config } from '../config.js';
 import type { S3Location } from '../config/s3-uri.js';
-import { bigObjectSlots } from '../download/prefetch.js';
+import { bigObjectSlots } from '../download/sockets.js';
 import { fetchObject, isLarge, type FetchContext } from '../download/object.js';
 import { log } from '../log.js';
 import { listObjects } from '../s3/list.js';

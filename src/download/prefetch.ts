@@ -28,7 +28,6 @@ import { formatS3Uri, parseS3Uri, type S3Location } from '../config/s3-uri.js';
 import { removeEmptyStateDirs, ReservedNames, STATE_DIR } from './reserved.js';
 import { bigObjectSlots } from './sockets.js';
 
-export { bigObjectSlots, downloadSockets } from './sockets.js';
 
 /** Where the odm layout keeps archives between download and extraction, and their markers. */
 const ARCHIVE_DIR = [STATE_DIR, 'archives'];

@@ -3,8 +3,6 @@
 // make the listing loop forever or hand out objects twice; the run fails with a clear message.
 import { ListingError } from './errors.js';
 
-export { ListingError };
-
 export class ListingOrder {
   private readonly tokens = new Set<string>();
   private lastKey: Buffer | undefined;

@@ -8,7 +8,8 @@
 import { formatS3Uri, type S3Location } from '../config/s3-uri.js';
 import type { S3Http } from './transport.js';
 import { withRetries, type RetryContext } from './retry.js';
-import { ListingError, ListingOrder } from './list-order.js';
+import { ListingError } from './errors.js';
+import { ListingOrder } from './list-order.js';
 
 export interface ListedObject {
   key: string;

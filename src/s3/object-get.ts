@@ -10,8 +10,6 @@ import type { CredentialHolder } from '../credentials/types.js';
 import { BodyTooLargeError, DEFAULT_COLLECT_LIMIT, DEFAULT_DEADLINE_MS, type BodyHandler, type Http1Head } from './http1/index.js';
 import { Md5Engine } from './md5/offload.js';
 import { InvalidEtagError, VerifyError } from './errors.js';
-
-export { InvalidEtagError };
 import { S3Http, type S3HttpOptions } from './transport.js';
 
 export interface GetRequest {
