@@ -7,7 +7,8 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CopyObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import { partSizeFor } from '../upload/file-upload.js';
+import { putMultipart } from '../upload/multipart.js';
 import { objectKey } from './layout.js';
 import { unchanged, type ScannedFile } from './scan.js';
 
@@ -16,6 +17,7 @@ export const SMALL_FILE_BYTES = 1024 * 1024;
 /** CopyObject's limit; larger products are sent like any other file */
 const MAX_COPY_BYTES = 5 * 1024 ** 3;
 const READ_BYTES = 1024 * 1024;
+const MAX_PARTS = 10_000;
 
 export interface Store {
   client: S3Client;
@@ -71,20 +73,14 @@ export async function captureFile(store: Store, root: string, f: ScannedFile, pr
     if (body) {
       await store.client.send(new PutObjectCommand({ Bucket: store.bucket, Key: key, Body: body, ContentLength: f.size }), { abortSignal: store.signal });
     } else {
-      const upload = new Upload({
-        client: store.client,
-        params: { Bucket: store.bucket, Key: key, Body: fh.createReadStream({ start: 0, end: f.size - 1, autoClose: false }), ContentLength: f.size },
-        partSize: Math.max(store.partSize, Math.ceil(f.size / 10_000)),
-        queueSize: store.partConcurrency,
-        leavePartsOnError: false,
+      // the object is named by its content: it must not be made if the file moved on since the hash
+      await putMultipart({ fh, size: f.size, path: f.rel }, {
+        client: store.client, bucket: store.bucket, key, partSize: partSizeFor(f.size, store.partSize, MAX_PARTS),
+        concurrency: store.partConcurrency, signal: store.signal,
+        beforeComplete: async () => {
+          if (!unchanged(f, await fh.stat({ bigint: true }))) throw new ChangedError(f.rel, 'changed while it was sent');
+        },
       });
-      const stop = () => void upload.abort();
-      store.signal?.addEventListener('abort', stop, { once: true });
-      try {
-        await upload.done();
-      } finally {
-        store.signal?.removeEventListener('abort', stop);
-      }
     }
     store.known.set(sha256, f.size);
     return { sha256, how: 'sent' };

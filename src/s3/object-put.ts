@@ -1,6 +1,6 @@
 // Small files, put lean: one signed PUT through transport.ts instead of S3Client.send(PutObject),
 // whose per-request CPU (docs/upload.md, "Why the code is as it is") sets the pace for thousands of small products
-// behind a slow link. Multipart stays on lib-storage.
+// behind a slow link. Multipart uploads go through the SDK client (upload/multipart.ts).
 // Kept from the SDK's PutObject: the CRC32 checksum header (the server verifies it where it
 // can), the body sent as UNSIGNED-PAYLOAD unless --sign-payload, and quick retries of one
 // request (RETRY_POLICIES.request, as the SDK client's) before the uploader's own per-file

@@ -1,26 +1,24 @@
 // Upload one local file to one key, and prove it landed.
 // - Small files: one lean signed PUT (object-put.ts) from a Buffer; we compute the CRC32 once
 //   and send it, and the server (AWS, MinIO) verifies it.
-// - Large files: @aws-sdk/lib-storage Upload from a bounded file stream (exactly the size we
-//   stat'ed), parts sized to stay within --max-parts; the SDK sends a CRC32 per part.
+// - Large files: a multipart upload read part by part from the descriptor (multipart.ts), parts
+//   sized to stay within --max-parts; the SDK sends a CRC32 per part.
 // - Afterwards a multipart object is checked with HeadObject (size, part count, checksum when
 //   the store reports one): Ceph RGW answers CompleteMultipartUpload with an empty ETag.
-// - A failed or cancelled multipart upload is aborted (lib-storage >= 3.1169 does this itself;
-//   we make sure its in-flight requests are cut first, so nothing is left to strand parts).
+// - A failed or cancelled multipart upload is aborted once its parts in flight are cut, so
+//   nothing is left to strand parts.
 // - Bytes are read, hashed and sent from one descriptor, proven unchanged before the object is
 //   made (local-read.ts): a file rewritten meanwhile leaves no torn object.
 import type { FileHandle } from 'node:fs/promises';
-import { Transform, type TransformCallback } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import mime from 'mime-types';
-import { log } from '../log.js';
 import type { BufferPool } from '../util/buffer-pool.js';
 import type { ObjectPutter } from '../s3/object-put.js';
 import { VerifyError } from '../s3/errors.js';
 import type { FileSig } from './output-tree.js';
-import { FileChangedError, guardedClient, LocalFileError, LocalRead, type MultipartHooks } from './local-read.js';
+import { FileChangedError, LocalFileError, LocalRead } from './local-read.js';
+import { putMultipart, type MultipartHooks, type MultipartResult } from './multipart.js';
 
 export { FileChangedError, LocalFileError };
 
@@ -102,8 +100,6 @@ export interface UploadHooks extends MultipartHooks {
   signal?: AbortSignal;
   /** where small-file bodies come from (and go back to) */
   buffers?: BufferPool;
-  /** multipart progress, for debug logs */
-  onPart?: (part: number, loaded: number, total: number) => void;
 }
 
 /** Multipart from the threshold on (and never for what fits in S3's smallest part). */
@@ -147,69 +143,23 @@ async function putFromBuffer(c: UploadClients, t: UploadTarget, s: UploadSetting
   return { etag, crc32: crc, parts: 0, sigChecked: t.sig !== undefined };
 }
 
-/** Counts and CRCs the bytes on their way from the file to lib-storage (one pass, no copy). */
-class Crc32Tap extends Transform {
-  crc = 0;
-  bytes = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.crc = crc32(chunk, this.crc);
-    this.bytes += chunk.length;
-    cb(null, chunk);
-  }
-}
-
 async function uploadMultipart(client: S3Client, t: UploadTarget, s: UploadSettings, hooks: UploadHooks): Promise<UploadOutcome> {
   const partSize = partSizeFor(t.size, s.partSize, s.maxParts);
   const local = await LocalRead.open(t.path, t.sig, t.open);
-  // autoClose off: the descriptor outlives the stream, for the fstat before the object is made
-  const file = local.fh.createReadStream({ start: 0, end: t.size - 1, highWaterMark: 1024 * 1024, autoClose: false });
-  const tap = new Crc32Tap();
-  file.on('error', (err) => tap.destroy(new LocalFileError(t.path, err)));
-  file.pipe(tap);
-  // Destroy the tap with the reason, not only the file: lib-storage may be waiting on the tap
-  // for the next part, and a tap that just stops would leave done() pending forever.
-  const onAbort = () => {
-    file.destroy();
-    tap.destroy(hooks.signal?.reason instanceof Error ? hooks.signal.reason : new Error('upload cancelled'));
-  };
-  hooks.signal?.addEventListener('abort', onAbort, { once: true });
-
-  const upload = new Upload({
-    client: guardedClient(client, hooks.signal, async () => {
-      // every byte read, none changed: only then may the parts become an object
-      if (tap.bytes !== t.size) throw new FileChangedError(t.path, `read ${tap.bytes} of ${t.size} bytes`);
-      await local.assertUnchanged();
-    }, hooks),
-    params: { Bucket: t.bucket, Key: t.key, Body: tap, ContentLength: t.size, ContentType: contentTypeFor(t.key) },
-    partSize,
-    queueSize: s.partConcurrency,
-    leavePartsOnError: false,
-  });
-  if (hooks.onPart) {
-    const onPart = hooks.onPart;
-    upload.on('httpUploadProgress', (p) => onPart(p.part ?? 0, p.loaded ?? 0, p.total ?? t.size));
-  }
+  let sent: MultipartResult;
   try {
-    await upload.done();
-  } catch (err) {
-    // lib-storage aborted the upload before rejecting; if that abort itself failed (server
-    // unreachable), the session's sweep of incomplete uploads retries it later.
-    if (upload.uploadId) log.debug({ key: t.key, uploadId: upload.uploadId }, 'multipart upload failed and was aborted');
-    if (hooks.signal?.aborted) throw hooks.signal.reason ?? err;
-    // the file ended early (truncated): its own error, whichever check of lib-storage or ours saw it first
-    if (tap.bytes < t.size && file.readableEnded) throw new FileChangedError(t.path, `read ${tap.bytes} of ${t.size} bytes`);
-    throw err;
+    sent = await putMultipart({ fh: local.fh, size: t.size, path: t.path }, {
+      client, bucket: t.bucket, key: t.key, contentType: contentTypeFor(t.key), partSize, concurrency: s.partConcurrency, ...hooks,
+      // every byte read (putMultipart's reads are exact), none changed: only then may the parts become an object
+      beforeComplete: () => local.assertUnchanged(),
+    });
   } finally {
-    hooks.signal?.removeEventListener('abort', onAbort);
-    file.destroy();
     await local.close();
   }
-  if (tap.bytes !== t.size) throw new FileChangedError(t.path, `read ${tap.bytes} of ${t.size} bytes`);
-  const crc = crc32Base64(tap.crc);
-  const parts = Math.ceil(t.size / partSize);
-  const etag = await verify(client, t, parts, crc, hooks.signal);
+  const crc = crc32Base64(sent.crc32);
+  const etag = await verify(client, t, sent.parts, crc, hooks.signal);
   // the descriptor matched `sig` at open and did not move until the object was made
-  return { etag, crc32: crc, parts, sigChecked: t.sig !== undefined };
+  return { etag, crc32: crc, parts: sent.parts, sigChecked: t.sig !== undefined };
 }
 
 /** HeadObject: the size must match, a multipart ETag must name the part count, a full-object CRC32 (when reported) must match. */

@@ -1,20 +1,13 @@
 // The descriptor an upload reads from, and the proof that what was read is one version of the
 // file. The job may truncate or rewrite a file at any time; S3 must never end up with a mix.
 // - At open, fstat must match the signature the caller stat'ed (else the file already moved on).
-// - Before anything becomes an object (the single PutObject, or lib-storage's
-//   CompleteMultipartUpload / its PutObject for a one-part body) every byte must have been read
-//   and fstat on the same descriptor must still show the same size, mtime and ctime (ctime: a
-//   rewrite that puts the old mtime back still moves it). Otherwise the upload is aborted
-//   (FileChangedError) and sent again once the file settles.
-// - The client lib-storage sees reports each multipart UploadId it starts and ends, so the
-//   journal knows which incomplete uploads are this sidecar's own.
+// - Before anything becomes an object (the single PutObject, or CompleteMultipartUpload) every
+//   byte must have been read and fstat on the same descriptor must still show the same size,
+//   mtime and ctime (ctime: a rewrite that puts the old mtime back still moves it). Otherwise the
+//   upload is aborted (FileChangedError) and sent again once the file settles.
 import type { BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, type S3Client,
-} from '@aws-sdk/client-s3';
 import { NOT_REGULAR, openRegularNoFollow } from '../util/open-beneath.js';
-import { errorCode } from '../s3/errors.js';
 
 /** The local file changed under us (shorter than stat'ed, or rewritten): upload it again once it is stable. */
 export class FileChangedError extends Error {
@@ -75,42 +68,4 @@ export class LocalRead {
   close(): Promise<void> {
     return this.fh.close().catch(() => {});
   }
-}
-
-export interface MultipartHooks {
-  /** a multipart upload was started: resolved before any part goes out */
-  onStarted?: (uploadId: string, key: string) => Promise<void>;
-  /** completed or aborted: no longer anyone's to clean up */
-  onEnded?: (uploadId: string) => void;
-}
-
-/**
- * The client lib-storage sees: every request carries our abort signal (so a cancel cuts the
- * parts in flight at once) except AbortMultipartUpload, which must still go out after a cancel;
- * `beforeCommit` runs before the request that would make an object; UploadIds are reported.
- */
-export function guardedClient(client: S3Client, signal: AbortSignal | undefined, beforeCommit: () => Promise<void>, hooks: MultipartHooks = {}): S3Client {
-  const send = (async (cmd: Parameters<S3Client['send']>[0], opts?: object) => {
-    if (cmd instanceof AbortMultipartUploadCommand) {
-      const id = cmd.input.UploadId;
-      try {
-        const out = await client.send(cmd, opts);
-        if (id) hooks.onEnded?.(id);
-        return out;
-      } catch (err) {
-        if (id && errorCode(err) === 'NoSuchUpload') hooks.onEnded?.(id);
-        throw err;
-      }
-    }
-    const scoped = signal ? { ...opts, abortSignal: signal } : opts;
-    if (cmd instanceof CompleteMultipartUploadCommand || cmd instanceof PutObjectCommand) await beforeCommit();
-    const out = await client.send(cmd, scoped);
-    if (cmd instanceof CreateMultipartUploadCommand) {
-      const id = (out as { UploadId?: string }).UploadId;
-      if (id) await hooks.onStarted?.(id, cmd.input.Key ?? '');
-    }
-    if (cmd instanceof CompleteMultipartUploadCommand && cmd.input.UploadId) hooks.onEnded?.(cmd.input.UploadId);
-    return out;
-  }) as S3Client['send'];
-  return Object.create(client, { send: { value: send } }) as S3Client;
 }

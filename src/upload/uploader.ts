@@ -14,6 +14,7 @@ import type { Journal } from './journal.js';
 import { keyFor, sameSig, type FileSig, type LocalFile, type OutputTree } from './output-tree.js';
 import { FileChangedError, isMultipart, LocalFileError, partSizeFor, uploadFile, type UploadSettings } from './file-upload.js';
 import { SELF } from './stranded.js';
+import { multipartMemory } from './multipart.js';
 
 export interface UploaderOptions {
   client: S3Client;
@@ -227,7 +228,7 @@ export class Uploader {
 
   private async once(file: LocalFile, key: string, retries: number, signal: AbortSignal): Promise<void> {
     const { settings: s } = this.o;
-    const memory = isMultipart(file.sig.size, s) ? partSizeFor(file.sig.size, s.partSize, s.maxParts) * (s.partConcurrency + 1) : BufferPool.capacityFor(file.sig.size);
+    const memory = isMultipart(file.sig.size, s) ? multipartMemory(file.sig.size, partSizeFor(file.sig.size, s.partSize, s.maxParts), s.partConcurrency) : BufferPool.capacityFor(file.sig.size);
     const release = await this.budget.acquire(memory);
     const started = performance.now();
     try {

@@ -1,20 +1,21 @@
-// One file to one key against the real server: single PutObject and lib-storage multipart, the
-// pinned lib-storage's fixes (fs streams larger than partSize: aws-sdk-js-v3#7382; no stranded
-// parts after a failed upload: #8299), a real server-side part failure, and a cancel mid-upload.
+// One file to one key against the real server: single PutObject and multipart (multipart.ts):
+// a file that fits in one part, the memory one upload holds, a file that shrinks, a real
+// server-side part failure, and a cancel mid-upload; then the sweep of stranded uploads.
 import assert from 'node:assert/strict';
-import { createReadStream, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { CreateMultipartUploadCommand, HeadObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { loadConfig } from '../../src/config.js';
 import { createS3Client } from '../../src/s3/sdk-client.js';
 import { abortStrandedUploads, SELF } from '../../src/upload/stranded.js';
 import { sendBodiesUnsigned } from '../../src/s3/unsigned-payload.js';
 import { ObjectPutter } from '../../src/s3/object-put.js';
 import { FileChangedError, uploadFile, type UploadClients, type UploadSettings } from '../../src/upload/file-upload.js';
+import { multipartMemory } from '../../src/upload/multipart.js';
+import { BufferPool } from '../../src/util/buffer-pool.js';
 import type { Lab } from '../helpers/lab.js';
 import { staticHolder } from '../helpers/holders.js';
 import { getBytes, incompleteUploads, labFixture, sha256, tmpDir } from './helpers/s3-check.js';
@@ -63,21 +64,56 @@ test('small file: one PutObject with our CRC32; large file: multipart, verified 
   assert.deepEqual(await incompleteUploads(admin, bucket), []);
 });
 
-test('lib-storage #7382: an fs.createReadStream body larger than partSize uploads whole', async (t) => {
-  const { s3: admin, bucket } = await labFixture(t, 'ls7382');
-  const f = file(t, 17 * MiB + 7);
-  // the raw stream, no ContentLength: lib-storage must size it from the file (statSync of .path)
-  await new Upload({ client: admin, params: { Bucket: bucket, Key: 'raw.bin', Body: createReadStream(f.path) }, partSize: 5 * MiB, queueSize: 2 }).done();
-  assert.equal(sha256(await getBytes(admin, bucket, 'raw.bin')), sha256(f.data));
+test('a file within one part goes as one PutObject; a multipart one holds at most concurrency + 1 part buffers, all from the pool and given back', async (t) => {
+  const { lab, s3: admin, bucket } = await labFixture(t, 'mpmem');
+  const c = sidecarClients(t, lab);
+  const one = file(t, 7 * MiB);
+  const o = await uploadFile(c, { bucket, key: 'one.bin', path: one.path, size: one.data.length }, { ...SETTINGS, partSize: 8 * MiB });
+  assert.equal(o.parts, 0, 'one PutObject, no multipart upload');
+  assert.equal(sha256(await getBytes(admin, bucket, 'one.bin')), sha256(one.data));
+
+  // count what is in flight and what the pool lends while 9 parts go out 2 at a time
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let maxLent = 0;
+  const pool = new BufferPool(64 * MiB);
+  const take = pool.take.bind(pool);
+  const give = pool.give.bind(pool);
+  let lent = 0;
+  pool.take = (n) => { maxLent = Math.max(maxLent, ++lent); return take(n); };
+  pool.give = (b) => { lent--; give(b); };
+  c.client.middlewareStack.add((next, ctx) => async (args) => {
+    if (ctx.commandName !== UploadPartCommand.name) return next(args);
+    maxInFlight = Math.max(maxInFlight, ++inFlight);
+    try {
+      return await next(args);
+    } finally {
+      inFlight--;
+    }
+  }, { step: 'initialize', name: 'countParts' });
+  const big = file(t, 42 * MiB + 5);
+  const b = await uploadFile(c, { bucket, key: 'nine.bin', path: big.path, size: big.data.length }, SETTINGS, { buffers: pool });
+  assert.equal(b.parts, 9);
+  assert.equal(sha256(await getBytes(admin, bucket, 'nine.bin')), sha256(big.data));
+  assert.equal(maxInFlight, 2, 'partConcurrency parts in flight');
+  assert.equal(maxLent, 3, 'one buffer more than the parts in flight: the next part is read meanwhile');
+  assert.equal(lent, 0, 'every buffer went back');
+  assert.equal(multipartMemory(big.data.length, 5 * MiB, 2), 3 * 8 * MiB, 'what the uploader reserves: three buffers of the pool\'s 8 MiB class');
 });
 
-test('lib-storage #8299: a file that shrinks mid-upload (part-count check fails) leaves no incomplete multipart upload', async (t) => {
-  const { lab, s3: admin, bucket } = await labFixture(t, 'ls8299');
+test('a file that shrinks mid-upload fails with FileChangedError and leaves no incomplete multipart upload', async (t) => {
+  const { lab, s3: admin, bucket } = await labFixture(t, 'shrink');
   const c = sidecarClients(t, lab);
   const f = file(t, 12 * MiB);
   // we stat'ed 23 MiB; by the time it is read only 12 MiB are left (ODM truncated and rewrote it)
-  await assert.rejects(uploadFile(c, { bucket, key: 'shrunk.tif', path: f.path, size: 23 * MiB }, SETTINGS), FileChangedError);
+  const ended: string[] = [];
+  let started = '';
+  await assert.rejects(uploadFile(c, { bucket, key: 'shrunk.tif', path: f.path, size: 23 * MiB }, SETTINGS, {
+    onStarted: async (id) => { started = id; },
+    onEnded: (id) => ended.push(id),
+  }), FileChangedError);
   assert.deepEqual(await incompleteUploads(admin, bucket), []);
+  assert.deepEqual(ended, [started], 'the journal hears that the upload it was told of is no longer anyone\'s');
 });
 
 test('a part the server rejects fails the upload, and the multipart upload is aborted', async (t) => {
