@@ -95,6 +95,15 @@ function compareVariant(me: Summary, v: Summary): string {
     `(${keep ? 'keep s3-sidecar\'s' : 'the variant is within 10 %'}); wall ${f2(v.wallS)} vs ${f2(me.wallS)} s, RSS ${f1(v.rssMiB)} vs ${f1(me.rssMiB)} MiB`;
 }
 
+/** The baseline build against this one: the same measures, as changes. */
+function compareBaseline(before: Summary, after: Summary): string {
+  if (!before.ok || !after.ok) return '? (a run failed)';
+  const pct = (a: number, b: number) => `${b >= a ? '+' : ''}${(((b - a) / a) * 100).toFixed(1)} %`;
+  return `wall ${f2(before.wallS)} → ${f2(after.wallS)} s (${pct(before.wallS, after.wallS)}), ` +
+    `client CPU ${f2(before.cpuPerGiB)} → ${f2(after.cpuPerGiB)} s/GiB (${pct(before.cpuPerGiB, after.cpuPerGiB)}), ` +
+    `peak RSS ${f1(before.rssMiB)} → ${f1(after.rssMiB)} MiB`;
+}
+
 export function caseTable(r: CaseResult): string {
   const rows = r.runs.map((x) => summarize(x, r.bytes));
   const me = rows.find((s) => s.tool === 'sidecar');
@@ -115,7 +124,9 @@ export function caseTable(r: CaseResult): string {
   if (me) {
     lines.push('', '(server CPU: the lab\'s Ceph daemons during the run; all CPU: client + server + latency proxy per run, median.)');
     lines.push('', 'Targets:', ...r.tc.targets.map((t) => `- ${judge(t, me, rows)}`));
-    const variants = rows.filter((s) => s.tool !== 'sidecar' && isSidecar(s.tool));
+    const baseline = rows.find((s) => s.tool === 'sidecar-baseline');
+    if (baseline) lines.push('', `Before and after: ${compareBaseline(baseline, me)}`);
+    const variants = rows.filter((s) => s.tool !== 'sidecar' && s.tool !== 'sidecar-baseline' && isSidecar(s.tool));
     if (variants.length) lines.push('', 'Variants (client CPU s/GiB against s3-sidecar\'s; a hand-written part stays only if it saves ≥ 10 % against its maintained alternative):', ...variants.map((v) => `- ${compareVariant(me, v)}`));
   }
   return lines.join('\n');

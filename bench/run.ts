@@ -1,4 +1,4 @@
-// npm run bench -- [--case download|upload|<case id>]... [--quick] [--runs N] [--tools sidecar,rclone,...] [--variants] [--keep-lab]
+// npm run bench -- [--case download|upload|<case id>]... [--quick] [--runs N] [--tools sidecar,rclone,...] [--variants] [--baseline DIR] [--keep-lab]
 //
 // Seeds the bench's own lab server, then times s3-sidecar and its peers on every selected case in
 // the same run against the same server, verifies every result, and prints markdown tables (also
@@ -6,9 +6,10 @@
 // goes first or last, each on a fresh destination, after a `sync` so no one pays for another's
 // writeback; a download's files leave the page cache after their run (page-cache.ts).
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, statfs, truncate, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ODM_LATENCY_CASE, selectCases, TRANSFER_CASES, type TransferCase } from './cases.js';
@@ -21,7 +22,7 @@ import { startLatencyProxy, type LatencyProxy } from './proxy.js';
 import { dropFromPageCache } from './page-cache.js';
 import { caseTable, type CaseResult, type ToolRuns } from './report.js';
 import { benchClient, emptyPrefix, ensureBucket, seedPrefix } from './s3.js';
-import { snapshotSidecar } from './snapshot.js';
+import { describeBuild, snapshotSidecar } from './snapshot.js';
 import { cpuMeter } from './system-cpu.js';
 import { ALL_TOOLS, downloadInvocation, extraUploadKeys, isSidecar, TOOL_LABEL, uploadInvocation, VARIANT_TOOLS, type Endpoint, type ToolId } from './tools.js';
 import { verifyPrefix, verifyTree } from './verify.js';
@@ -39,21 +40,27 @@ const { values: opts } = parseArgs({
     tools: { type: 'string' },
     // also s3-sidecar's transport and MD5 variants (tools.ts), in the same rounds and table
     variants: { type: 'boolean', default: false },
+    // another build of s3-sidecar in the same rounds and table: a checkout with node_modules and dist/ built
+    baseline: { type: 'string' },
     'keep-lab': { type: 'boolean', default: false },
     'work-dir': { type: 'string', default: '/tmp/s3-sidecar-bench' },
     help: { type: 'boolean', default: false },
   },
 });
 if (opts.help) {
-  process.stdout.write(`usage: npm run bench -- [--case ID|download|upload]... [--quick] [--runs N] [--tools ${[...ALL_TOOLS, ...VARIANT_TOOLS].join(',')}] [--variants] [--keep-lab] [--work-dir DIR]\n`);
+  process.stdout.write(`usage: npm run bench -- [--case ID|download|upload]... [--quick] [--runs N] [--tools ${[...ALL_TOOLS, ...VARIANT_TOOLS].join(',')}] [--variants] [--baseline DIR] [--keep-lab] [--work-dir DIR]\n`);
   process.exit(0);
 }
 
 const cases = selectCases(opts.case.flatMap((c) => c.split(',')));
 const runs = Number(opts.runs ?? (opts.quick ? 1 : 2));
-const tools = [...new Set([...(opts.tools?.split(',') ?? ALL_TOOLS), ...(opts.variants ? VARIANT_TOOLS : [])])] as ToolId[];
-const bad = tools.filter((t) => !ALL_TOOLS.includes(t) && !VARIANT_TOOLS.includes(t));
+const tools = [...new Set([
+  ...(opts.tools?.split(',') ?? ALL_TOOLS), ...(opts.variants ? VARIANT_TOOLS : []), ...(opts.baseline ? ['sidecar-baseline'] : []),
+])] as ToolId[];
+const bad = tools.filter((t) => !ALL_TOOLS.includes(t) && !VARIANT_TOOLS.includes(t) && !(t === 'sidecar-baseline' && opts.baseline));
 if (bad.length || !(runs >= 1)) throw new Error(`bad --tools ${bad.join(',')} or --runs ${opts.runs}`);
+const baselineCli = opts.baseline ? join(resolve(opts.baseline), 'dist', 'cli.js') : undefined;
+if (baselineCli && !existsSync(baselineCli)) throw new Error(`--baseline ${opts.baseline}: no dist/cli.js there (a checkout with npm ci and npm run build done in it)`);
 const work = opts['work-dir'];
 
 const say = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
@@ -204,7 +211,7 @@ async function main(): Promise<void> {
 }
 
 async function benchAll(): Promise<void> {
-  const code = tools.some(isSidecar) ? snapshotSidecar() : 'no s3-sidecar';
+  const code = (tools.some(isSidecar) ? snapshotSidecar() : 'no s3-sidecar') + (opts.baseline ? `; baseline ${describeBuild(opts.baseline)}` : '');
   lastBulkDelete = Number(await readFile(deletedAtFile, 'utf8').catch(() => '0')) || 0;
   // a bench that was stopped half-way left its files behind: deleting them now is a bulk deletion too
   if ((await readdir(join(work, 'dst')).catch(() => [])).length) lastBulkDelete = Date.now();
@@ -224,7 +231,7 @@ async function benchAll(): Promise<void> {
     s3.destroy();
     for (const tc of TRANSFER_CASES.filter((c) => cases.includes(c.id))) {
       if (tc.viaProxy && !proxy) proxy = await startLatencyProxy(PROXY_PORT, Number(new URL(lab.endpoint).port), RTT_MS);
-      const ep: Endpoint = tc.viaProxy ? { lab, url: proxy!.url, proxyPid: proxy!.pid, home } : { lab, url: lab.endpoint, home };
+      const ep: Endpoint = { lab, url: tc.viaProxy ? proxy!.url : lab.endpoint, ...(tc.viaProxy ? { proxyPid: proxy!.pid } : {}), home, baselineCli };
       const table = caseTable(await runTransferCase(tc, lab, ep));
       process.stdout.write(`\n${table}\n\n`);
       tables.push(table);

@@ -21,3 +21,9 @@ export function snapshotSidecar(): string {
   const dirty = git('status', '--porcelain', '--', 'src').split('\n').filter(Boolean).length;
   return `s3-sidecar ${git('rev-parse', '--short', 'HEAD')}${dirty ? ` + ${dirty} uncommitted change(s) in src/` : ''}`;
 }
+
+/** Which code another checkout holds (the --baseline build). */
+export function describeBuild(dir: string): string {
+  const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, encoding: 'utf8' }).trim();
+  return `s3-sidecar ${rev} (${dir})`;
+}

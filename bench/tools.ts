@@ -6,17 +6,20 @@
 // s3-sidecar also runs as variants (--variants): the same build with undici's Pool#dispatch in
 // place of the hand-written HTTP/1.1 client (and of node:http for small PUTs), or the WebAssembly
 // SIMD MD5 in place of node:crypto's (both on the worker thread), chosen by the hidden
-// SIDECAR_HTTP_CLIENT / SIDECAR_MD5 switches.
+// SIDECAR_HTTP_CLIENT / SIDECAR_MD5 switches. And another build of s3-sidecar runs beside this
+// one (--baseline DIR: a checkout with its own node_modules and dist/), so before and after land in
+// the same rounds and table.
 import type { BenchLab } from './lab.js';
 import type { Invocation } from './measure.js';
 import { SIDECAR_CLI } from './snapshot.js';
 
-export type ToolId = 'sidecar' | 'sidecar-undici' | 'sidecar-simd' | 'rclone' | 'rclone32' | 'awscli';
+export type ToolId = 'sidecar' | 'sidecar-undici' | 'sidecar-simd' | 'sidecar-baseline' | 'rclone' | 'rclone32' | 'awscli';
 
 export const TOOL_LABEL: Record<ToolId, string> = {
   sidecar: 's3-sidecar',
   'sidecar-undici': 's3-sidecar/undici',
   'sidecar-simd': 's3-sidecar/simd-md5',
+  'sidecar-baseline': 's3-sidecar (baseline)',
   rclone: 'rclone copy (defaults)',
   rclone32: 'rclone copy --transfers 32 --checkers 32',
   awscli: 'aws s3 cp --recursive',
@@ -31,6 +34,7 @@ const SIDECAR_VARIANT: Partial<Record<ToolId, { SIDECAR_HTTP_CLIENT: string; SID
   sidecar: { SIDECAR_HTTP_CLIENT: 'lean', SIDECAR_MD5: 'crypto' },
   'sidecar-undici': { SIDECAR_HTTP_CLIENT: 'undici', SIDECAR_MD5: 'crypto' },
   'sidecar-simd': { SIDECAR_HTTP_CLIENT: 'lean', SIDECAR_MD5: 'simd' },
+  'sidecar-baseline': { SIDECAR_HTTP_CLIENT: 'lean', SIDECAR_MD5: 'crypto' },
 };
 
 /** s3-sidecar itself or one of its variants (not a peer). */
@@ -46,6 +50,8 @@ export interface Endpoint {
   /** the latency proxy's process, when `url` is the proxy (its CPU is measured) */
   proxyPid?: number;
   home: string;
+  /** the baseline build's dist/cli.js (--baseline) */
+  baselineCli?: string;
 }
 
 export interface Transfer {
@@ -95,7 +101,9 @@ function awscli(ep: Endpoint, from: string, to: string): Invocation {
 }
 
 function sidecar(tool: ToolId, ep: Endpoint, mode: string, args: string[]): Invocation {
-  return { cmd: process.execPath, args: [SIDECAR_CLI, mode, '--endpoint-url', ep.url, ...args], env: { ...baseEnv(ep), ...SIDECAR_VARIANT[tool] } };
+  const cli = tool === 'sidecar-baseline' ? ep.baselineCli : SIDECAR_CLI;
+  if (!cli) throw new Error('the baseline runs only with --baseline DIR');
+  return { cmd: process.execPath, args: [cli, mode, '--endpoint-url', ep.url, ...args], env: { ...baseEnv(ep), ...SIDECAR_VARIANT[tool] } };
 }
 
 export function downloadInvocation(tool: ToolId, ep: Endpoint, t: Transfer): Invocation {
@@ -104,6 +112,7 @@ export function downloadInvocation(tool: ToolId, ep: Endpoint, t: Transfer): Inv
     case 'sidecar':
     case 'sidecar-undici':
     case 'sidecar-simd':
+    case 'sidecar-baseline':
       return sidecar(tool, ep, 'download', ['--input-prefix', `s3://${remote}`, '--input-dir', t.dir]);
     case 'rclone': return rclone(ep, [`lab:${remote}`, t.dir]);
     case 'rclone32': return rclone(ep, [`lab:${remote}`, t.dir], 32);
@@ -117,6 +126,7 @@ export function uploadInvocation(tool: ToolId, ep: Endpoint, t: Transfer): Invoc
     case 'sidecar':
     case 'sidecar-undici':
     case 'sidecar-simd':
+    case 'sidecar-baseline':
       return sidecar(tool, ep, 'upload', ['--output-dir', t.dir, '--output-prefix', `s3://${remote}`, '--journal-file', `${t.scratch}/journal.json`]);
     case 'rclone': return rclone(ep, [t.dir, `lab:${remote}`]);
     case 'rclone32': return rclone(ep, [t.dir, `lab:${remote}`], 32);
