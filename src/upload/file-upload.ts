@@ -9,11 +9,11 @@
 //   nothing is left to strand parts.
 // - Bytes are read, hashed and sent from one descriptor, proven unchanged before the object is
 //   made (local-read.ts): a file rewritten meanwhile leaves no torn object.
-import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import mime from 'mime-types';
 import type { BufferPool } from '../util/buffer-pool.js';
+import type { RegularFile } from '../util/open-beneath.js';
 import type { ObjectPutter } from '../s3/object-put.js';
 import { VerifyError } from '../s3/errors.js';
 import type { FileSig } from './output-tree.js';
@@ -42,7 +42,7 @@ export interface UploadTarget {
    */
   sig?: FileSig;
   /** how to open `path` (the output tree's walk that never leaves the dir); default: the path, no symlink */
-  open?: () => Promise<FileHandle>;
+  open?: () => Promise<RegularFile>;
 }
 
 export interface UploadSettings {

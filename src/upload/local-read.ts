@@ -7,7 +7,7 @@
 //   upload is aborted (FileChangedError) and sent again once the file settles.
 import type { BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { NOT_REGULAR, openRegularNoFollow } from '../util/open-beneath.js';
+import { NOT_REGULAR, openRegularNoFollow, type RegularFile } from '../util/open-beneath.js';
 
 /** The local file changed under us (shorter than stat'ed, or rewritten): upload it again once it is stable. */
 export class FileChangedError extends Error {
@@ -42,14 +42,14 @@ export class LocalRead {
   private constructor(readonly fh: FileHandle, readonly path: string, private readonly at: BigIntStats) {}
 
   /** Open via `opener` (or the path itself, no symlink, regular files only); `sig`: what the caller stat'ed. */
-  static async open(path: string, sig: ExpectedSig | undefined, opener?: () => Promise<FileHandle>): Promise<LocalRead> {
-    let fh: FileHandle;
+  static async open(path: string, sig: ExpectedSig | undefined, opener?: () => Promise<RegularFile>): Promise<LocalRead> {
+    let opened: RegularFile;
     try {
-      fh = await (opener ? opener() : openRegularNoFollow(path));
+      opened = await (opener ? opener() : openRegularNoFollow(path));
     } catch (err) {
       throw new LocalFileError(path, err as NodeJS.ErrnoException);
     }
-    const st = await fh.stat({ bigint: true });
+    const { fh, st } = opened;
     if (sig && (Number(st.size) !== sig.size || st.mtimeNs.toString() !== sig.mtimeNs)) {
       await fh.close().catch(() => {});
       throw new FileChangedError(path, 'size or mtime moved on before it was opened');

@@ -5,14 +5,14 @@
 // bytes; one that leaves the dir (or dangles) is skipped; linked folders are never walked, and a
 // folder on the way to a file that has become a symlink makes the file no candidate at all.
 // The job may swap anything between a stat here and the read: files are opened through
-// openBeneath (no symlink on any component, no FIFO or device), and read from that descriptor.
+// a BeneathOpener (no symlink on any component, no FIFO or device), and read from that descriptor.
 import type { BigIntStats } from 'node:fs';
-import { lstat, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { log } from '../log.js';
 import type { OutputFilter } from './filter.js';
 import { checkRelativePath, pathToKey } from '../util/keys.js';
-import { openBeneath } from '../util/open-beneath.js';
+import { BeneathOpener, type RegularFile } from '../util/open-beneath.js';
 
 export interface FileSig {
   size: number;
@@ -49,6 +49,7 @@ export function keyFor(prefix: string, rel: string): { key?: string; problem?: s
 
 export class OutputTree {
   private realRoot: string | undefined;
+  private opener: BeneathOpener | undefined;
   private readonly warned = new Set<string>();
 
   constructor(readonly root: string, readonly filter: OutputFilter) {}
@@ -65,7 +66,10 @@ export class OutputTree {
 
   /** The folder holding `rel` still resolves to where it should: no folder on the way became a symlink. */
   private async parentInside(rel: string): Promise<boolean> {
-    const parts = rel.split('/').slice(0, -1);
+    return this.folderInside(rel.split('/').slice(0, -1));
+  }
+
+  private async folderInside(parts: string[]): Promise<boolean> {
     const root = await this.rootReal();
     const real = await realpath(join(this.root, ...parts)).catch(() => undefined);
     return real === join(root, ...parts);
@@ -75,10 +79,17 @@ export class OutputTree {
    * Open a candidate for reading, never leaving the output dir (see openBeneath): the file
    * itself, or the in-dir target of a symlink that stat() resolved.
    */
-  async open(file: LocalFile): Promise<FileHandle> {
+  async open(file: LocalFile): Promise<RegularFile> {
     const root = await this.rootReal();
+    this.opener ??= new BeneathOpener(this.root, root);
     const inside = file.path.startsWith(root + sep) ? relative(root, file.path) : relative(this.root, file.path);
-    return openBeneath(this.root, root, inside.split(sep));
+    return this.opener.open(inside.split(sep));
+  }
+
+  /** Let go of the folders kept open for reading. */
+  async close(): Promise<void> {
+    await this.opener?.close();
+    this.opener = undefined;
   }
 
   private warnOnce(rel: string, msg: string, key = rel): void {
@@ -91,7 +102,7 @@ export class OutputTree {
    * Stat one file as an upload candidate: undefined when it is gone, not a regular file,
    * filtered out, or a symlink that leaves the output dir.
    */
-  async stat(rel: string): Promise<LocalFile | undefined> {
+  async stat(rel: string, opts: { folderChecked?: boolean } = {}): Promise<LocalFile | undefined> {
     if (!this.filter.wantFile(rel)) return undefined;
     const abs = this.abs(rel);
     let st: BigIntStats;
@@ -101,7 +112,7 @@ export class OutputTree {
       return undefined;
     }
     if (!st.isFile() && !st.isSymbolicLink()) return undefined;
-    if (!(await this.parentInside(rel))) {
+    if (!opts.folderChecked && !(await this.parentInside(rel))) {
       this.warnOnce(rel, 'a folder on the way to this file is a symlink now (or was replaced); not following it');
       return undefined;
     }
@@ -145,12 +156,19 @@ export class OutputTree {
         this.warnOnce(dirRel || '.', `cannot read a folder (${code}): its files are not uploaded and none of their objects is deleted`, `${dirRel}/\0${code}`);
         return;
       }
+      // the folder was checked once for all its files (the open checks each file again)
+      let inside: boolean | undefined;
       for (const e of entries) {
         const rel = dirRel ? `${dirRel}/${e.name}` : e.name;
         if (e.isDirectory()) {
           if (!this.filter.pruneDir(rel)) await walk(rel);
         } else if (e.isFile() || e.isSymbolicLink()) {
-          const f = await this.stat(rel);
+          inside ??= await this.folderInside(dirRel ? dirRel.split('/') : []);
+          if (!inside) {
+            this.warnOnce(rel, 'a folder on the way to this file is a symlink now (or was replaced); not following it');
+            continue;
+          }
+          const f = await this.stat(rel, { folderChecked: true });
           if (f) out.push(f);
         }
       }

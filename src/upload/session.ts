@@ -171,6 +171,7 @@ export class OutputSession {
   close(): void {
     this.client.destroy();
     this.putter.destroy();
+    void this.tree.close();
   }
 
   /** The manifest is the last word: a transient failure is retried (RETRY_POLICIES.manifest) while the deadline allows. */

@@ -10,8 +10,10 @@
 // device or FIFO reached through a swapped-in folder, and opening some devices has side effects.
 // The last component is opened O_NONBLOCK (a FIFO never blocks a thread) and must fstat as a
 // regular file.
-import { constants } from 'node:fs';
+import { close as closeCb, constants, open as openCb, type BigIntStats } from 'node:fs';
 import { open, readlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = constants;
 const DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
@@ -31,11 +33,24 @@ async function closeQuietly(fh: FileHandle | undefined): Promise<void> {
   await fh?.close().catch(() => {});
 }
 
-async function requireRegular(fh: FileHandle, what: string): Promise<FileHandle> {
+// Folders on the way are raw descriptors: a FileHandle per folder cost more CPU than the opens.
+const openFd = promisify(openCb);
+const closeCbP = promisify(closeCb);
+async function closeFd(fd: number): Promise<void> {
+  await closeCbP(fd).catch(() => {});
+}
+
+/** An open regular file and what fstat said of it right after the open. */
+export interface RegularFile {
+  fh: FileHandle;
+  st: BigIntStats;
+}
+
+async function requireRegular(fh: FileHandle, what: string): Promise<RegularFile> {
   try {
-    const st = await fh.stat();
+    const st = await fh.stat({ bigint: true });
     if (!st.isFile()) throw fail(NOT_REGULAR, `${what} is not a regular file`);
-    return fh;
+    return { fh, st };
   } catch (err) {
     await closeQuietly(fh);
     throw err;
@@ -49,26 +64,129 @@ async function requireRegular(fh: FileHandle, what: string): Promise<FileHandle>
  * Errors carry a code: ENOENT (gone), ELOOP / ENOTDIR (a symlink or file in the way),
  * ENOTREG (not a regular file), ESTALE (the root itself was replaced).
  */
-export async function openBeneath(root: string, realRoot: string, segments: readonly string[]): Promise<FileHandle> {
+export async function openBeneath(root: string, realRoot: string, segments: readonly string[]): Promise<RegularFile> {
   if (segments.length === 0) throw fail(NOT_REGULAR, 'no file named');
-  let dir: FileHandle | undefined = await open(root, O_RDONLY | O_DIRECTORY);
+  const dir = await walk(root, realRoot, segments.slice(0, -1));
   try {
-    const at = await readlink(`/proc/self/fd/${dir.fd}`);
+    return await openIn(dir, segments);
+  } finally {
+    await closeFd(dir);
+  }
+}
+
+/** The folder `dirs` below the root, walked one component at a time: a raw descriptor. */
+async function walk(root: string, realRoot: string, dirs: readonly string[]): Promise<number> {
+  let dir = await openFd(root, O_RDONLY | O_DIRECTORY);
+  try {
+    const at = await readlink(`/proc/self/fd/${dir}`);
     if (at !== realRoot) throw fail('ESTALE', `${root} now resolves to ${at}, not ${realRoot}`);
-    for (const seg of segments.slice(0, -1)) {
-      const next: FileHandle = await open(`/proc/self/fd/${dir.fd}/${seg}`, DIR_FLAGS);
-      await closeQuietly(dir);
+    for (const seg of dirs) {
+      const next = await openFd(`/proc/self/fd/${dir}/${seg}`, DIR_FLAGS);
+      await closeFd(dir);
       dir = next;
     }
-    const fh = await open(`/proc/self/fd/${dir.fd}/${segments[segments.length - 1]!}`, FILE_FLAGS);
-    return await requireRegular(fh, segments.join('/'));
-  } finally {
-    await closeQuietly(dir);
+    return dir;
+  } catch (err) {
+    await closeFd(dir);
+    throw err;
+  }
+}
+
+async function openIn(dir: number, segments: readonly string[]): Promise<RegularFile> {
+  const fh = await open(`/proc/self/fd/${dir}/${segments[segments.length - 1]!}`, FILE_FLAGS);
+  return requireRegular(fh, segments.join('/'));
+}
+
+interface HeldDir {
+  fd: number;
+  /** opens using `fd` right now: it is closed only when none is (a reused number would be another file) */
+  users: number;
+  evicted: boolean;
+}
+
+/**
+ * openBeneath for many files of one tree: the folders walked are kept open (the most recently
+ * used `maxDirs`), so a file in a folder already walked costs one readlink, one open and one
+ * fstat. A kept folder is used only while the kernel still names it `<realRoot>/<its path>`
+ * (readlink of its descriptor): a folder renamed, deleted or swapped since is walked again, as
+ * openBeneath would. Close it when the tree is done with.
+ */
+export class BeneathOpener {
+  private readonly dirs = new Map<string, HeldDir>();
+  private readonly walking = new Map<string, Promise<HeldDir>>();
+
+  constructor(readonly root: string, readonly realRoot: string, private readonly maxDirs = 64) {}
+
+  async open(segments: readonly string[]): Promise<RegularFile> {
+    if (segments.length === 0) throw fail(NOT_REGULAR, 'no file named');
+    const dirs = segments.slice(0, -1);
+    const held = await this.dir(dirs);
+    try {
+      return await openIn(held.fd, segments);
+    } finally {
+      this.release(held);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const key of [...this.dirs.keys()]) this.evict(key);
+  }
+
+  /** The folder, held for one use: a kept one still where it was, or walked anew. */
+  private async dir(dirs: readonly string[]): Promise<HeldDir> {
+    const key = dirs.join('/');
+    const kept = this.dirs.get(key);
+    if (kept) {
+      kept.users++;
+      const at = await readlink(`/proc/self/fd/${kept.fd}`).catch(() => undefined);
+      if (at === join(this.realRoot, ...dirs)) {
+        if (this.dirs.get(key) === kept) {
+          this.dirs.delete(key); // most recently used last
+          this.dirs.set(key, kept);
+        }
+        return kept;
+      }
+      this.release(kept);
+      if (this.dirs.get(key) === kept) this.evict(key);
+    }
+    // one walk per folder at a time: the uploads that wait for it share its descriptor
+    let walking = this.walking.get(key);
+    if (!walking) {
+      walking = this.walkAndKeep(key, dirs);
+      this.walking.set(key, walking);
+      void walking.finally(() => this.walking.delete(key)).catch(() => {});
+    }
+    const held = await walking;
+    if (held.evicted && held.users === 0) return this.dir(dirs); // closed already: walk again
+    held.users++;
+    return held;
+  }
+
+  private async walkAndKeep(key: string, dirs: readonly string[]): Promise<HeldDir> {
+    const fd = await walk(this.root, this.realRoot, dirs);
+    const held: HeldDir = { fd, users: 0, evicted: false };
+    if (this.dirs.has(key)) this.evict(key);
+    this.dirs.set(key, held);
+    while (this.dirs.size > this.maxDirs) this.evict(this.dirs.keys().next().value!);
+    return held;
+  }
+
+  private evict(key: string): void {
+    const held = this.dirs.get(key);
+    if (!held) return;
+    this.dirs.delete(key);
+    held.evicted = true;
+    if (held.users === 0) void closeFd(held.fd);
+  }
+
+  private release(held: HeldDir): void {
+    held.users--;
+    if (held.evicted && held.users === 0) void closeFd(held.fd);
   }
 }
 
 /** Open one path for reading only if it is a regular file itself (no symlink, FIFO or device). */
-export async function openRegularNoFollow(path: string): Promise<FileHandle> {
+export async function openRegularNoFollow(path: string): Promise<RegularFile> {
   return requireRegular(await open(path, FILE_FLAGS), path);
 }
 
@@ -78,9 +196,9 @@ export async function openRegularNoFollow(path: string): Promise<FileHandle> {
  * make the sidecar hold more than that. Returns the text and the descriptor's mtime.
  */
 export async function readBounded(path: string, maxBytes: number): Promise<{ text: string; mtime: Date }> {
-  const fh = await openRegularNoFollow(path);
+  const { fh, st: big } = await openRegularNoFollow(path);
   try {
-    const st = await fh.stat();
+    const st = { size: Number(big.size), mtime: big.mtime };
     if (st.size > maxBytes) throw fail('EFBIG', `${path} is ${st.size} bytes, more than the ${maxBytes} read`);
     // read one byte past the cap: a file that grows while read is refused too
     const buf = Buffer.alloc(Math.min(maxBytes, st.size) + 1);

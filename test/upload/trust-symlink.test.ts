@@ -79,6 +79,7 @@ test('between the stat and the open: a folder on the way, the root itself or the
   writeFileSync(join(root, 'fifo.bin'), 'z');
   const tree = new OutputTree(root, new OutputFilter({ preset: 'none', include: [], exclude: [], ownFiles: [] }));
   await tree.rootReal();
+  t.after(() => tree.close());
   const seen = new Map<string, Awaited<ReturnType<OutputTree['stat']>>>();
   for (const rel of ['d/small.txt', 'd/big.bin', 'top.txt', 'fifo.bin']) seen.set(rel, await tree.stat(rel));
 
