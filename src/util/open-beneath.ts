@@ -102,6 +102,8 @@ interface HeldDir {
   /** opens using `fd` right now: it is closed only when none is (a reused number would be another file) */
   users: number;
   evicted: boolean;
+  /** a readlink of `fd` under way: is it still where it was? */
+  checking?: Promise<boolean> | undefined;
 }
 
 /**
@@ -138,8 +140,13 @@ export class BeneathOpener {
     const kept = this.dirs.get(key);
     if (kept) {
       kept.users++;
-      const at = await readlink(`/proc/self/fd/${kept.fd}`).catch(() => undefined);
-      if (at === join(this.realRoot, ...dirs)) {
+      // opens that arrive while a check of this folder runs share it: a move during that one
+      // readlink is the same race as a move during a walk
+      if (!kept.checking) {
+        kept.checking = readlink(`/proc/self/fd/${kept.fd}`).then((at) => at === join(this.realRoot, ...dirs), () => false);
+        void kept.checking.finally(() => { kept.checking = undefined; });
+      }
+      if (await kept.checking) {
         if (this.dirs.get(key) === kept) {
           this.dirs.delete(key); // most recently used last
           this.dirs.set(key, kept);
