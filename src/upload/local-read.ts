@@ -26,7 +26,7 @@ export class LocalFileError extends Error {
   get code(): string | undefined {
     return this.cause.code;
   }
-  /** openBeneath refused: the path leads outside the dir, or to no regular file */
+  /** BeneathOpener refused: the path leads outside the dir, or to no regular file */
   get swapped(): boolean {
     return ['ELOOP', 'ENOTDIR', NOT_REGULAR, 'ESTALE'].includes(this.code ?? '');
   }

@@ -76,7 +76,7 @@ export class OutputTree {
   }
 
   /**
-   * Open a candidate for reading, never leaving the output dir (see openBeneath): the file
+   * Open a candidate for reading, never leaving the output dir (see BeneathOpener): the file
    * itself, or the in-dir target of a symlink that stat() resolved.
    */
   async open(file: LocalFile): Promise<RegularFile> {

@@ -83,7 +83,7 @@ export class OutputSession {
     });
     log.info({ outputDir: root, destination: `s3://${dest.bucket}/${dest.prefix}`, preset: config.preset, journal: journalPath, alreadyUploaded: journal.size }, 'output session started');
     const tree = new OutputTree(root, filter);
-    // what the root is now: a root swapped for a symlink later is never read through (openBeneath)
+    // what the root is now: a root swapped for a symlink later is never read through (BeneathOpener)
     await tree.rootReal();
     const session = new OutputSession(config, root, dest, client, putter, tree, journal);
     await session.markInProgress();

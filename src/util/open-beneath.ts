@@ -1,7 +1,7 @@
 // Opening files in a directory that an untrusted process (the job container) may rewrite at any
 // moment: create, swap a folder for a symlink, replace a file with a FIFO or a device.
 //
-// openBeneath walks the path one component at a time, like openat(2) with O_NOFOLLOW on every
+// BeneathOpener walks the path one component at a time, like openat(2) with O_NOFOLLOW on every
 // component. Node has no openat, but opening "/proc/self/fd/<dirfd>/<name>" is the same lookup:
 // the kernel follows the magic link to the directory that descriptor holds (not to a path that
 // could have been swapped meanwhile), then looks up <name> there, and O_NOFOLLOW applies to
@@ -57,23 +57,6 @@ async function requireRegular(fh: FileHandle, what: string): Promise<RegularFile
   }
 }
 
-/**
- * Open `segments` below `root` for reading, never leaving the root: every folder is opened
- * without following a symlink, the file too, without blocking. `realRoot` is what the root
- * resolved to when the sidecar started: a root swapped for a symlink since then is refused.
- * Errors carry a code: ENOENT (gone), ELOOP / ENOTDIR (a symlink or file in the way),
- * ENOTREG (not a regular file), ESTALE (the root itself was replaced).
- */
-export async function openBeneath(root: string, realRoot: string, segments: readonly string[]): Promise<RegularFile> {
-  if (segments.length === 0) throw fail(NOT_REGULAR, 'no file named');
-  const dir = await walk(root, realRoot, segments.slice(0, -1));
-  try {
-    return await openIn(dir, segments);
-  } finally {
-    await closeFd(dir);
-  }
-}
-
 /** The folder `dirs` below the root, walked one component at a time: a raw descriptor. */
 async function walk(root: string, realRoot: string, dirs: readonly string[]): Promise<number> {
   let dir = await openFd(root, O_RDONLY | O_DIRECTORY);
@@ -107,11 +90,15 @@ interface HeldDir {
 }
 
 /**
- * openBeneath for many files of one tree: the folders walked are kept open (the most recently
- * used `maxDirs`), so a file in a folder already walked costs one readlink, one open and one
- * fstat. A kept folder is used only while the kernel still names it `<realRoot>/<its path>`
- * (readlink of its descriptor): a folder renamed, deleted or swapped since is walked again, as
- * openBeneath would. Close it when the tree is done with.
+ * Opens files below `root` for reading, never leaving the root: every folder is opened without
+ * following a symlink, the file too, without blocking. `realRoot` is what the root resolved to
+ * when the sidecar started: a root swapped for a symlink since then is refused. Errors carry a
+ * code: ENOENT (gone), ELOOP / ENOTDIR (a symlink or file in the way), ENOTREG (not a regular
+ * file), ESTALE (the root itself was replaced).
+ * The folders walked are kept open (the most recently used `maxDirs`), so a file in a folder
+ * already walked costs one readlink, one open and one fstat. A kept folder is used only while the
+ * kernel still names it `<realRoot>/<its path>` (readlink of its descriptor): a folder renamed,
+ * deleted or swapped since is walked again. Close it when the tree is done with.
  */
 export class BeneathOpener {
   private readonly dirs = new Map<string, HeldDir>();
@@ -131,7 +118,7 @@ export class BeneathOpener {
   }
 
   async close(): Promise<void> {
-    for (const key of [...this.dirs.keys()]) this.evict(key);
+    await Promise.all([...this.dirs.keys()].map((key) => this.evict(key)));
   }
 
   /** The folder, held for one use: a kept one still where it was, or walked anew. */
@@ -178,12 +165,13 @@ export class BeneathOpener {
     return held;
   }
 
-  private evict(key: string): void {
+  /** Forget a kept folder; its descriptor is closed now, or by the last open still using it. */
+  private evict(key: string): Promise<void> | undefined {
     const held = this.dirs.get(key);
-    if (!held) return;
+    if (!held) return undefined;
     this.dirs.delete(key);
     held.evicted = true;
-    if (held.users === 0) void closeFd(held.fd);
+    return held.users === 0 ? closeFd(held.fd) : undefined;
   }
 
   private release(held: HeldDir): void {

@@ -141,7 +141,7 @@ test('upload: a folder swapped for a symlink while its files wait in the queue; 
   // not even for a while (an object deleted again at the end would still have leaked)
   const sent = r.logs.filter((l) => l.msg === 'uploaded' && String(l.key).startsWith('job/d/'));
   assert.deepEqual(sent.map((l) => l.bytes), [6 * MiB], 'only the file sent before the swap, with its own bytes');
-  // refused at the stat (a folder on the way is a symlink) or at the open (openBeneath)
+  // refused at the stat (a folder on the way is a symlink) or at the open (BeneathOpener)
   assert.ok(r.logs.some((l) => /^(not uploading: a symlink|a folder on the way to this file is a symlink)/.test(String(l.msg))), r.stdout.slice(-3000));
   assert.deepEqual(await incompleteUploads(s3, bucket), []);
 });
