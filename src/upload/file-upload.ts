@@ -17,7 +17,7 @@ import type { RegularFile } from '../util/open-beneath.js';
 import type { ObjectPutter } from '../s3/object-put.js';
 import { VerifyError } from '../s3/errors.js';
 import type { FileSig } from './output-tree.js';
-import { FileChangedError, LocalFileError, LocalRead } from './local-read.js';
+import { FileChangedError, LocalFileError, LocalRead, readExactly } from './local-read.js';
 import { putMultipart, type MultipartHooks, type MultipartResult } from './multipart.js';
 
 export { FileChangedError, LocalFileError };
@@ -123,14 +123,7 @@ async function uploadSingle(c: UploadClients, t: UploadTarget, s: UploadSettings
 async function putFromBuffer(c: UploadClients, t: UploadTarget, s: UploadSettings, hooks: UploadHooks, body: Buffer): Promise<UploadOutcome> {
   const local = await LocalRead.open(t.path, t.sig, t.open);
   try {
-    let off = 0;
-    while (off < t.size) {
-      const { bytesRead } = await local.fh.read(body, off, t.size - off, off).catch((err: NodeJS.ErrnoException) => {
-        throw new LocalFileError(t.path, err);
-      });
-      if (bytesRead === 0) throw new FileChangedError(t.path, `${off} of ${t.size} bytes left`);
-      off += bytesRead;
-    }
+    await readExactly(local.fh, t.path, body, 0);
     await local.assertUnchanged();
   } finally {
     await local.close();

@@ -69,3 +69,15 @@ export class LocalRead {
     return this.fh.close().catch(() => {});
   }
 }
+
+/** Exactly `into.length` bytes of `fh` from `offset`, or FileChangedError (the file is shorter now). */
+export async function readExactly(fh: FileHandle, path: string, into: Buffer, offset: number): Promise<void> {
+  let got = 0;
+  while (got < into.length) {
+    const { bytesRead } = await fh.read(into, got, into.length - got, offset + got).catch((err: NodeJS.ErrnoException) => {
+      throw new LocalFileError(path, err);
+    });
+    if (bytesRead === 0) throw new FileChangedError(path, `ended at byte ${offset + got}, before the ${offset + into.length} read`);
+    got += bytesRead;
+  }
+}

@@ -18,7 +18,7 @@ import {
 import { log } from '../log.js';
 import { errorCode } from '../s3/errors.js';
 import { BufferPool } from '../util/buffer-pool.js';
-import { FileChangedError, LocalFileError } from './local-read.js';
+import { readExactly } from './local-read.js';
 
 export interface MultipartHooks {
   /** a multipart upload was started: resolved before any part goes out */
@@ -109,16 +109,14 @@ export async function putMultipart(src: MultipartSource, req: MultipartRequest):
       req.onPart?.(n, sent, src.size);
     };
 
-    const slots = Math.min(parts, req.concurrency + 1);
     for (let n = 1; n <= parts && !failure; n++) {
-      // the next part is read while `concurrency` parts are sent: one buffer more than that
-      while (!free.length && buffers.length >= slots && !failure) await Promise.race(inFlight);
-      if (failure) break;
+      // the next part is read while at most `concurrency` are sent: a buffer of those that came
+      // back, or a new one (so at most concurrency + 1)
       const buf = free.pop() ?? take(req.buffers, partSize, buffers);
       const offset = (n - 1) * partSize;
       const body = buf.subarray(0, Math.min(partSize, src.size - offset));
       try {
-        await readFully(src, body, offset);
+        await readExactly(src.fh, src.path, body, offset);
       } catch (err) {
         fail(err);
         break;
@@ -154,7 +152,7 @@ export async function putMultipart(src: MultipartSource, req: MultipartRequest):
 /** What fits in one part goes as one PutObject (three requests would buy nothing). */
 async function putWhole(src: MultipartSource, req: MultipartRequest, checksums: boolean, buf: Buffer): Promise<MultipartResult> {
   const body = buf.subarray(0, src.size);
-  await readFully(src, body, 0);
+  await readExactly(src.fh, src.path, body, 0);
   await req.beforeComplete?.();
   await req.client.send(new PutObjectCommand({
     Bucket: req.bucket, Key: req.key, Body: body, ContentLength: body.length, ContentType: req.contentType,
@@ -168,18 +166,6 @@ function take(pool: BufferPool | undefined, size: number, owned: Buffer[]): Buff
   const b = pool ? pool.take(size) : Buffer.allocUnsafeSlow(size);
   owned.push(b);
   return b;
-}
-
-/** Exactly `into.length` bytes at `offset`, or FileChangedError (the file is shorter now). */
-async function readFully(src: MultipartSource, into: Buffer, offset: number): Promise<void> {
-  let got = 0;
-  while (got < into.length) {
-    const { bytesRead } = await src.fh.read(into, got, into.length - got, offset + got).catch((err: NodeJS.ErrnoException) => {
-      throw new LocalFileError(src.path, err);
-    });
-    if (bytesRead === 0) throw new FileChangedError(src.path, `read ${offset + got} of ${src.size} bytes`);
-    got += bytesRead;
-  }
 }
 
 /**

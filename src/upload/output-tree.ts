@@ -92,6 +92,10 @@ export class OutputTree {
     this.opener = undefined;
   }
 
+  private warnSwappedFolder(rel: string): void {
+    this.warnOnce(rel, 'a folder on the way to this file is a symlink now (or was replaced); not following it');
+  }
+
   private warnOnce(rel: string, msg: string, key = rel): void {
     if (this.warned.has(key)) return;
     this.warned.add(key);
@@ -113,7 +117,7 @@ export class OutputTree {
     }
     if (!st.isFile() && !st.isSymbolicLink()) return undefined;
     if (!opts.folderChecked && !(await this.parentInside(rel))) {
-      this.warnOnce(rel, 'a folder on the way to this file is a symlink now (or was replaced); not following it');
+      this.warnSwappedFolder(rel);
       return undefined;
     }
     if (st.isFile()) return { rel, path: abs, sig: sigOf(st) };
@@ -165,7 +169,7 @@ export class OutputTree {
         } else if (e.isFile() || e.isSymbolicLink()) {
           inside ??= await this.folderInside(dirRel ? dirRel.split('/') : []);
           if (!inside) {
-            this.warnOnce(rel, 'a folder on the way to this file is a symlink now (or was replaced); not following it');
+            this.warnSwappedFolder(rel);
             continue;
           }
           const f = await this.stat(rel, { folderChecked: true });

@@ -191,12 +191,12 @@ export async function openRegularNoFollow(path: string): Promise<RegularFile> {
  * make the sidecar hold more than that. Returns the text and the descriptor's mtime.
  */
 export async function readBounded(path: string, maxBytes: number): Promise<{ text: string; mtime: Date }> {
-  const { fh, st: big } = await openRegularNoFollow(path);
+  const { fh, st } = await openRegularNoFollow(path);
   try {
-    const st = { size: Number(big.size), mtime: big.mtime };
-    if (st.size > maxBytes) throw fail('EFBIG', `${path} is ${st.size} bytes, more than the ${maxBytes} read`);
+    const size = Number(st.size);
+    if (size > maxBytes) throw fail('EFBIG', `${path} is ${size} bytes, more than the ${maxBytes} read`);
     // read one byte past the cap: a file that grows while read is refused too
-    const buf = Buffer.alloc(Math.min(maxBytes, st.size) + 1);
+    const buf = Buffer.alloc(Math.min(maxBytes, size) + 1);
     let off = 0;
     while (off < buf.length) {
       const { bytesRead } = await fh.read(buf, off, buf.length - off, off);

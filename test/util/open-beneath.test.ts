@@ -47,7 +47,7 @@ test('kept folders are used only while still in place; swapped, renamed or recre
 
   assert.equal(await read(o, 'a/b/f.txt'), 'one');
   assert.equal(await read(o, 'top.txt'), 'top');
-  // concurrent opens of one folder share it
+  // concurrent opens of one folder
   assert.deepEqual(await Promise.all([1, 2, 3, 4, 5].map(() => read(o, 'a/b/f.txt'))), ['one', 'one', 'one', 'one', 'one']);
 
   // deleted and made again: the new file, not the old folder's
