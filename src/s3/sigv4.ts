@@ -6,9 +6,11 @@
 // requests, and every lean GET, HEAD, PUT and listing in the test suite is verified by the real
 // server.
 // The signing key depends only on (secret, day, region, service): it is derived once a day, as
-// the SDK does, and kept in memory only, in the SigningCache of the transport that signs.
+// the SDK does, and kept in memory only, in the SigningCache of the transport that signs, as a
+// KeyObject: an HMAC keyed with a Buffer converts the key on every call, which cost more than the
+// HMAC itself (docs/download.md, "Why the code is as it is").
 // One-shot crypto.hash where it can: no Hash object per request.
-import { createHmac, hash } from 'node:crypto';
+import { createHmac, createSecretKey, hash, type KeyObject } from 'node:crypto';
 
 export interface SigningCredentials {
   accessKeyId: string;
@@ -47,17 +49,17 @@ export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca49
 
 /** What signing may reuse between requests: the day's signing key and the second's date string. Owned by one transport (S3Http). */
 export class SigningCache {
-  key: { id: string; key: Buffer } | undefined;
+  key: { id: string; key: KeyObject } | undefined;
   date = { second: Number.NaN, amzDate: '' };
 }
 
-function signingKey(cache: SigningCache, secret: string, day: string, region: string, service: string): Buffer {
+function signingKey(cache: SigningCache, secret: string, day: string, region: string, service: string): KeyObject {
   const id = `${day}/${region}/${service}/${secret}`;
   if (cache.key?.id === id) return cache.key.key;
   let key = hmac(`AWS4${secret}`, day);
   for (const part of [region, service, 'aws4_request']) key = hmac(key, part);
-  cache.key = { id, key };
-  return key;
+  cache.key = { id, key: createSecretKey(key) };
+  return cache.key.key;
 }
 
 function hmac(key: string | Buffer, data: string): Buffer {

@@ -132,6 +132,8 @@ export class OutputSession {
   /** The job ended: final pass, clean-up, manifest; returns the exit code. */
   async finish(o: FinishOptions): Promise<number> {
     let incomplete = false;
+    // the scan that found nothing left to upload is the manifest's: the job is over, nothing moves
+    let settled: { files: LocalFile[]; unreadable: Map<string, string> } | undefined;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       await this.reconcile({ retryFailed: round === 0 });
       // kept back from the deadline for aborting, the manifest and the journal
@@ -140,8 +142,12 @@ export class OutputSession {
         incomplete = true;
         break;
       }
-      const files = await this.tree.scan();
-      if (files.every((f) => this.uploader.failed.has(f.rel) || sameSig(this.journal.get(f.rel), f.sig))) break;
+      const unreadable = new Map<string, string>();
+      const files = await this.tree.scan('', unreadable);
+      if (files.every((f) => this.uploader.failed.has(f.rel) || sameSig(this.journal.get(f.rel), f.sig))) {
+        settled = { files, unreadable };
+        break;
+      }
     }
     const left = this.uploader.pending();
     if (incomplete) {
@@ -153,8 +159,8 @@ export class OutputSession {
     }
     const cleanup = deadlineSignal(o.deadline, 0);
     await abortStrandedUploads(this.client, this.dest.bucket, this.dest.prefix, this.strandedPolicy(), cleanup.signal);
-    const unreadable = new Map<string, string>();
-    const files = await this.tree.scan('', unreadable);
+    const unreadable = settled?.unreadable ?? new Map<string, string>();
+    const files = settled?.files ?? await this.tree.scan('', unreadable);
     if (!incomplete && this.config.deleteRemoved) {
       await deleteRemoved({ client: this.client, bucket: this.dest.bucket, prefix: this.dest.prefix, tree: this.tree, journal: this.journal, files, unreadable, signal: cleanup.signal });
     }
