@@ -30,6 +30,9 @@ export interface FinishOptions {
   jobSuccess: boolean | null;
 }
 
+/** Every file of the tree, and each folder that could not be read with the reason (kept out of deletes, named in the manifest). */
+interface WholeScan { files: LocalFile[]; unreadable: Map<string, string> }
+
 /** Final-pass rounds: a file that keeps changing after the job ended does not hold the exit forever. */
 const MAX_ROUNDS = 5;
 
@@ -133,7 +136,7 @@ export class OutputSession {
   async finish(o: FinishOptions): Promise<number> {
     let incomplete = false;
     // the scan that found nothing left to upload is the manifest's: the job is over, nothing moves
-    let settled: { files: LocalFile[]; unreadable: Map<string, string> } | undefined;
+    let settled: WholeScan | undefined;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       await this.reconcile({ retryFailed: round === 0 });
       // kept back from the deadline for aborting, the manifest and the journal
@@ -142,10 +145,9 @@ export class OutputSession {
         incomplete = true;
         break;
       }
-      const unreadable = new Map<string, string>();
-      const files = await this.tree.scan('', unreadable);
-      if (files.every((f) => this.uploader.failed.has(f.rel) || sameSig(this.journal.get(f.rel), f.sig))) {
-        settled = { files, unreadable };
+      const scan = await this.scanWhole();
+      if (scan.files.every((f) => this.uploader.failed.has(f.rel) || sameSig(this.journal.get(f.rel), f.sig))) {
+        settled = scan;
         break;
       }
     }
@@ -159,8 +161,7 @@ export class OutputSession {
     }
     const cleanup = deadlineSignal(o.deadline, 0);
     await abortStrandedUploads(this.client, this.dest.bucket, this.dest.prefix, this.strandedPolicy(), cleanup.signal);
-    const unreadable = settled?.unreadable ?? new Map<string, string>();
-    const files = settled?.files ?? await this.tree.scan('', unreadable);
+    const { files, unreadable } = settled ?? (await this.scanWhole());
     if (!incomplete && this.config.deleteRemoved) {
       await deleteRemoved({ client: this.client, bucket: this.dest.bucket, prefix: this.dest.prefix, tree: this.tree, journal: this.journal, files, unreadable, signal: cleanup.signal });
     }
@@ -172,6 +173,11 @@ export class OutputSession {
     log.info({ uploaded: n, bytes, failed: manifest.failed.length, pending: manifest.pending.length }, 'final pass done');
     if (incomplete) return EXIT.INCOMPLETE;
     return manifest.complete && manifestOk ? EXIT.OK : EXIT.TRANSFER_FAILED;
+  }
+
+  private async scanWhole(): Promise<WholeScan> {
+    const unreadable = new Map<string, string>();
+    return { files: await this.tree.scan('', unreadable), unreadable };
   }
 
   close(): void {
